@@ -1,0 +1,1 @@
+"""Collection side of journey analytics: contract, spool, simulator and loaders."""

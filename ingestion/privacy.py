@@ -1,0 +1,53 @@
+"""Pseudonymisation at the edge (SPEC 6): channel user ids are phone numbers,
+so they are replaced by a keyed hash before anything touches disk, and
+message text is dropped unless the operator opted in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+HASH_PREFIX = "h:"
+
+
+def load_hash_key(secrets_dir: Path, env: dict[str, str] | None = None) -> bytes:
+    """`JOURNEY_HASH_KEY` if set, else a random 256-bit key kept (0600) under the home.
+
+    The key must stay stable: the same person has to hash to the same value
+    in every load, or identity stitching breaks.
+    """
+    env = os.environ if env is None else env
+    if env.get("JOURNEY_HASH_KEY"):
+        key = env["JOURNEY_HASH_KEY"].encode()
+        if len(key) < 32:
+            raise ValueError("JOURNEY_HASH_KEY must be at least 32 characters (256 bits)")
+        return key
+    path = secrets_dir / "identity-hash.key"
+    if not path.exists():
+        secrets_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def pseudonymize(value: str, key: bytes) -> str:
+    return HASH_PREFIX + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def scrub(event: dict[str, Any], key: bytes, store_message_text: bool = False) -> dict[str, Any]:
+    """Return the event as it may be stored: hashed channel user id, no text by default."""
+    identity = event.get("identity")
+    if isinstance(identity, dict) and isinstance(identity.get("channel_user_id"), str):
+        raw = identity["channel_user_id"]
+        if not raw.startswith(HASH_PREFIX):
+            event = {**event, "identity": {**identity, "channel_user_id": pseudonymize(raw, key)}}
+    props = event.get("properties")
+    if not store_message_text and isinstance(props, dict) and "text" in props:
+        event = {**event, "properties": {k: v for k, v in props.items() if k != "text"}}
+    return event

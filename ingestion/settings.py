@@ -1,0 +1,56 @@
+"""Runtime configuration, read from the environment of SPEC section 5.
+
+Every component (importer, loader, dbt, Dagster) takes its paths from here so
+that they all touch the same absolute DuckDB file and spool.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    warehouse: Path
+    ttl_hours: float
+    store_message_text: bool
+    segment_max_bytes: int
+    segment_max_age_s: float
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.home / "spool"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        home = Path(env.get("JOURNEY_HOME", "./data")).expanduser().resolve()
+        warehouse = env.get("JOURNEY_WAREHOUSE")
+        return cls(
+            home=home,
+            warehouse=Path(warehouse).expanduser().resolve() if warehouse else home / "warehouse.duckdb",
+            ttl_hours=_positive_float(env, "JOURNEY_TTL_HOURS", 24.0),
+            store_message_text=env.get("JOURNEY_STORE_MESSAGE_TEXT", "").lower() in {"1", "true", "yes"},
+            segment_max_bytes=int(_positive_float(env, "JOURNEY_SEGMENT_MAX_BYTES", 64 * 1024 * 1024)),
+            segment_max_age_s=_positive_float(env, "JOURNEY_SEGMENT_MAX_AGE_S", 5.0),
+        )
+
+
+def _positive_float(env, name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {raw!r}")
+    return value
