@@ -1,0 +1,130 @@
+{#-
+  SPEC 3.4 sessionization. A session of a conversation ends at `resolved` or
+  `expired` (explicit, or TTL: no activity for `ttl_hours`); after that the
+  next message.received or conversation.state_changed (a "starter") opens the
+  next session, and any other event still belongs to the session that ended.
+
+  Without recursion: cut the conversation into blocks that each begin with a
+  starter. A block "closes" its session when its starter is a terminal state
+  change, or when a TTL gap happens before one of its non-starters. A starter
+  opens a new session when the previous block closed or a TTL gap precedes it.
+-#}
+
+with events as (
+    select * from {{ ref('stg_raw__events') }}
+    where conversation_id is not null
+),
+
+ordered as (
+    select
+        *,
+        row_number() over (
+            partition by conversation_id
+            order by occurred_at, received_at, event_id
+        ) as event_seq,
+        event_type in ('message.received', 'conversation.state_changed') as is_starter,
+        (event_type = 'conversation.state_changed' and to_state in ('resolved', 'expired')) as is_terminal_event,
+        event_type <> 'conversation.expired' as is_activity
+    from events
+),
+
+with_prev_activity as (
+    select
+        *,
+        max(case when is_activity then occurred_at end) over (
+            partition by conversation_id
+            order by event_seq
+            rows between unbounded preceding and 1 preceding
+        ) as prev_activity_at
+    from ordered
+),
+
+gaps as (
+    select
+        *,
+        coalesce(
+            occurred_at >= {{ dbt.dateadd('millisecond', ttl_ms(), 'prev_activity_at') }},
+            false
+        ) as after_ttl_gap,
+        sum(case when is_starter then 1 else 0 end) over (
+            partition by conversation_id
+            order by event_seq
+            rows between unbounded preceding and current row
+        ) as starter_block
+    from with_prev_activity
+),
+
+block_closes as (
+    select
+        conversation_id,
+        starter_block,
+        max(
+            case when is_terminal_event or (after_ttl_gap and not is_starter) then 1 else 0 end
+        ) as closes
+    from gaps
+    group by conversation_id, starter_block
+),
+
+flagged as (
+    select
+        gaps.*,
+        case
+            when gaps.event_seq = 1 then 1
+            when gaps.is_starter and (gaps.after_ttl_gap or previous_block.closes = 1) then 1
+            else 0
+        end as starts_session
+    from gaps
+    left join block_closes as previous_block
+        on gaps.conversation_id = previous_block.conversation_id
+        and gaps.starter_block = previous_block.starter_block + 1
+),
+
+numbered as (
+    select
+        *,
+        cast(sum(starts_session) over (
+            partition by conversation_id
+            order by event_seq
+            rows between unbounded preceding and current row
+        ) as {{ dbt.type_bigint() }}) as session_ordinal
+    from flagged
+),
+
+final as (
+    select
+        {{ dbt.concat(['conversation_id', "':'", 'cast(session_ordinal as varchar)']) }} as session_id,
+        conversation_id,
+        session_ordinal,
+        event_seq,
+        event_id,
+        event_type,
+        occurred_at,
+        received_at,
+        channel,
+        actor_kind,
+        actor_id,
+        channel_user_id,
+        anonymous_id,
+        user_id,
+        department,
+        query_nature,
+        to_state,
+        agent_id,
+        team,
+        from_team,
+        to_team,
+        csat_score,
+        funnel,
+        step,
+        step_index,
+        reason,
+        is_webview,
+        is_starter,
+        is_terminal_event,
+        is_activity,
+        prev_activity_at,
+        after_ttl_gap
+    from numbered
+)
+
+select * from final

@@ -1,0 +1,152 @@
+with events as (
+    select * from {{ ref('int_events__sessionized') }}
+),
+
+sessions as (
+    select * from {{ ref('int_sessions__bounded') }}
+),
+
+visits as (
+    select * from {{ ref('int_state_visits__collapsed') }}
+),
+
+users as (
+    select * from {{ ref('int_users__mapped') }}
+),
+
+first_channel as (
+    select events.session_id, events.channel
+    from events
+    inner join sessions
+        on events.session_id = sessions.session_id
+        and events.event_seq = sessions.first_seq
+),
+
+last_department as (
+    select session_id, department
+    from (
+        select
+            session_id,
+            department,
+            row_number() over (partition by session_id order by event_seq desc) as position
+        from events
+        where department is not null
+    ) as ranked
+    where position = 1
+),
+
+last_query_nature as (
+    select session_id, query_nature
+    from (
+        select
+            session_id,
+            query_nature,
+            row_number() over (partition by session_id order by event_seq desc) as position
+        from events
+        where query_nature is not null
+    ) as ranked
+    where position = 1
+),
+
+last_csat as (
+    select session_id, csat_score
+    from (
+        select
+            session_id,
+            csat_score,
+            row_number() over (partition by session_id order by event_seq desc) as position
+        from events
+        where event_type = 'csat.submitted'
+    ) as ranked
+    where position = 1
+),
+
+visit_summary as (
+    select
+        session_id,
+        max(case when state = 'pending_agent' then 1 else 0 end) as entered_pending,
+        max(case when state = 'human_active' then 1 else 0 end) as entered_human,
+        min(case when state = 'pending_agent' then entered_at end) as first_pending_at,
+        min(case when state = 'pending_agent' then visit_index end) as first_pending_visit,
+        sum(case when state = 'pending_agent' and exited_at is not null then dwell_s end) as ended_queue_wait_s
+    from visits
+    group by session_id
+),
+
+first_queue_visit as (
+    select visits.session_id, visits.dwell_s
+    from visits
+    inner join visit_summary
+        on visits.session_id = visit_summary.session_id
+        and visits.visit_index = visit_summary.first_pending_visit
+),
+
+first_human_reply as (
+    select
+        events.session_id,
+        min(events.occurred_at) as replied_at
+    from events
+    inner join visit_summary
+        on events.session_id = visit_summary.session_id
+        and events.occurred_at >= visit_summary.first_pending_at
+    where events.event_type = 'message.sent'
+        and events.actor_kind = 'human'
+    group by events.session_id
+),
+
+event_summary as (
+    select
+        session_id,
+        sum(case when event_type = 'conversation.transferred' then 1 else 0 end) as handovers,
+        max(case when event_type = 'webview.opened' then 1 else 0 end) as webview_opened,
+        max(case when event_type = 'funnel.completed' then 1 else 0 end) as funnel_completed
+    from events
+    group by session_id
+),
+
+final as (
+    select
+        sessions.session_id,
+        sessions.conversation_id,
+        users.unified_user_id,
+        first_channel.channel,
+        last_department.department,
+        last_query_nature.query_nature,
+        sessions.started_at,
+        sessions.ended_at,
+        sessions.final_state,
+        visit_summary.entered_pending = 1 as escalated,
+        (
+            sessions.final_state = 'resolved'
+            and visit_summary.entered_pending = 0
+            and visit_summary.entered_human = 0
+        ) as bot_contained,
+        case
+            when visit_summary.entered_pending = 1 then coalesce(visit_summary.ended_queue_wait_s, 0)
+        end as queue_wait_s,
+        first_queue_visit.dwell_s as first_queue_wait_s,
+        {{ seconds_between('visit_summary.first_pending_at', 'first_human_reply.replied_at') }}
+            as agent_first_response_s,
+        case
+            when sessions.final_state = 'resolved'
+                then {{ seconds_between('sessions.started_at', 'sessions.ended_at') }}
+        end as time_to_resolution_s,
+        cast(event_summary.handovers as {{ dbt.type_bigint() }}) as handovers,
+        event_summary.webview_opened = 1 as webview_opened,
+        event_summary.funnel_completed = 1 as funnel_completed,
+        last_csat.csat_score,
+        sessions.session_ordinal,
+        sessions.last_activity_at
+    from sessions
+    inner join visit_summary on sessions.session_id = visit_summary.session_id
+    inner join event_summary on sessions.session_id = event_summary.session_id
+    left join users on sessions.conversation_id = users.conversation_id
+    left join first_channel on sessions.session_id = first_channel.session_id
+    left join last_department on sessions.session_id = last_department.session_id
+    left join last_query_nature on sessions.session_id = last_query_nature.session_id
+    left join last_csat on sessions.session_id = last_csat.session_id
+    left join first_queue_visit on sessions.session_id = first_queue_visit.session_id
+    left join first_human_reply on sessions.session_id = first_human_reply.session_id
+)
+
+select * from final
