@@ -123,9 +123,9 @@ def read_segments(segments: Sequence[Path], warehouse: Path | None = None) -> Ba
         seen = "select null::varchar as event_id where false"
         if warehouse is not None and warehouse.exists():
             con.execute(f"attach '{warehouse}' as wh (read_only)")
-            has_table = con.execute(
+            has_table = con.sql(
                 "select count(*) from duckdb_tables() where database_name = 'wh' "
-                "and schema_name = $s and table_name = 'events'", {"s": RAW_DATASET}).fetchone()[0]
+                "and schema_name = $s and table_name = 'events'", params={"s": RAW_DATASET}).fetchall()[0][0]
             if has_table:
                 seen = f"select event_id from wh.{RAW_DATASET}.events"
         events = con.sql(f"""
@@ -149,7 +149,7 @@ def read_segments(segments: Sequence[Path], warehouse: Path | None = None) -> Ba
                    coalesce(try_cast(quarantine ->> 'received_at' as timestamptz), now()) as quarantined_at
             from parsed where reason is not null
         """).to_arrow_table()
-        lines = con.execute("select count(*) from lines").fetchone()[0]
+        lines = con.sql("select count(*) from lines").fetchall()[0][0]
         return Batch(events=events, quarantine=quarantine, lines=lines)
     finally:
         con.close()
