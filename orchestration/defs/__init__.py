@@ -1,0 +1,1 @@
+"""Dagster definitions grouped by integration (dlt, dbt), as in dagster-open-platform."""

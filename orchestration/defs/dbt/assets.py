@@ -1,0 +1,42 @@
+"""dbt models as Dagster assets; dbt tests become asset checks."""
+
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from ingestion.settings import Settings
+from orchestration.defs.dbt.cli_args import DbtRunConfig, dbt_build_args
+from orchestration.defs.dbt.project import dbt_project
+from orchestration.defs.policies import DUCKDB_POOL, OWNERS
+
+
+class JourneyDbtTranslator(DagsterDbtTranslator):
+    """Groups by dbt folder (staging, intermediate, marts); every model owned."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = manifest["nodes"].get(unique_id) or manifest["sources"].get(unique_id) or {}
+        fqn = node.get("fqn", [])
+        group = fqn[1] if len(fqn) > 2 else "reference"
+        return spec.replace_attributes(group_name=group, owners=OWNERS)
+
+
+def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
+    project = dbt_project()
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        name="journey_dbt",
+        pool=DUCKDB_POOL,
+        dagster_dbt_translator=JourneyDbtTranslator(
+            settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+        ),
+    )
+    def journey_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
+        yield from dbt.cli(dbt_build_args(config, settings.ttl_hours), context=context).stream()
+
+    return journey_dbt

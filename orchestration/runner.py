@@ -1,0 +1,87 @@
+"""Runs the load-and-transform job in process, on a persistent Dagster instance.
+
+`journey run` and `journey demo` execute the very job the schedules target,
+so a CLI run and a UI run are the same thing and both show up in the UI when
+`dagster dev` shares the instance (DAGSTER_HOME, default `$JOURNEY_HOME/dagster`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from ingestion.settings import Settings
+
+DAGSTER_YAML = """\
+# Written by journey: one run at a time may hold the DuckDB file.
+concurrency:
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def ensure_dagster_home(settings: Settings) -> Path:
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+@dataclass
+class RunSummary:
+    success: bool
+    run_id: str
+    seconds: float
+    materialized: list[str] = field(default_factory=list)
+    checks_passed: int = 0
+    checks_failed: list[str] = field(default_factory=list)
+    failure: str | None = None
+    metadata: dict[str, dict] = field(default_factory=dict)
+
+
+def run_load_and_transform(settings: Settings, full_refresh: bool = False,
+                           progress: Callable[[str], None] | None = None) -> RunSummary:
+    ensure_dagster_home(settings)
+    from orchestration.definitions import LOAD_AND_TRANSFORM, build_definitions
+
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def(LOAD_AND_TRANSFORM)
+    started = time.monotonic()
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={
+                "ops": {"journey_dbt": {"config": {"full_refresh": full_refresh}}},
+                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+            },
+        )
+        summary = RunSummary(success=result.success, run_id=result.run_id,
+                             seconds=time.monotonic() - started)
+        for event in result.all_events:
+            if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+                mat = event.event_specific_data.materialization
+                key = mat.asset_key.to_user_string()
+                summary.materialized.append(key)
+                summary.metadata[key] = {k: v.value for k, v in mat.metadata.items()}
+                if progress:
+                    progress(f"  built {key}")
+            elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+                evaluation = event.event_specific_data
+                if evaluation.passed:
+                    summary.checks_passed += 1
+                else:
+                    summary.checks_failed.append(evaluation.check_name)
+            elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+                summary.failure = event.event_specific_data.error.to_string()
+    return summary
