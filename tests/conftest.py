@@ -1,0 +1,33 @@
+"""Shared fixtures: every test gets its own JOURNEY_HOME and DuckDB file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ingestion.settings import Settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    home = tmp_path / "home"
+    monkeypatch.setenv("JOURNEY_HOME", str(home))
+    monkeypatch.delenv("JOURNEY_WAREHOUSE", raising=False)
+    monkeypatch.delenv("JOURNEY_HASH_KEY", raising=False)
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    return Settings.from_env()
+
+
+def event(event_id: str, type_: str, at: str, conversation: str | None = "c1", **props) -> dict:
+    """A minimal valid event; tests override what they exercise."""
+    data = {"event_id": event_id, "type": type_, "occurred_at": at, "properties": props}
+    if conversation is not None:
+        data["conversation_id"] = conversation
+    return data
+
+
+def write_lines(path: Path, records: list) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records))
+    return path
