@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +36,18 @@ log = logging.getLogger(__name__)
 PIPELINE_NAME = "journey_spool"
 RAW_DATASET = "raw"
 
+# The envelope fields the warehouse keys on, parsed in one pass per record.
+_RECORD_STRUCTURE = json.dumps({
+    "event_id": "VARCHAR", "type": "VARCHAR", "occurred_at": "VARCHAR", "received_at": "VARCHAR",
+    "sent_at": "VARCHAR", "conversation_id": "VARCHAR", "channel": "VARCHAR",
+    "actor": "JSON", "identity": "JSON", "attributes": "JSON", "properties": "JSON", "_quarantine": "JSON",
+})
+
 # Why a record cannot enter raw.events; checked in this order, first hit wins.
 _REASON_SQL = f"""
     case
-        when quarantine is not null then quarantine ->> 'reason'
-        when json_type(record) <> 'OBJECT' then 'record is not a JSON object'
+        when quarantine is not null then json_extract_string(quarantine, '$.reason')
+        when left(ltrim(record), 1) <> '{{' then 'record is not a JSON object'
         when event_id is null or length(event_id) not between 1 and 128
             then 'event_id: missing or not 1-128 characters'
         when type is null or type not in ({", ".join(f"'{t}'" for t in EVENT_TYPES)})
@@ -47,60 +57,72 @@ _REASON_SQL = f"""
     end
 """
 
-_EXTRACT_SQL = """
+_KNOWN_KEYS = ", ".join(f"'{k}'" for k in json.loads(_RECORD_STRUCTURE))
+_PARSE_SQL = f"""
     select
-        filename as spool_segment,
-        line_no as spool_line,
+        spool_segment,
+        spool_line,
         record,
-        try(record -> '_quarantine') as quarantine,
-        try(record ->> 'event_id') as event_id,
-        try(record ->> 'type') as type,
-        try_cast(try(record ->> 'occurred_at') as timestamptz) as occurred_at,
-        try_cast(try(record ->> 'received_at') as timestamptz) as received_at,
-        try_cast(try(record ->> 'sent_at') as timestamptz) as sent_at,
-        try(record ->> 'conversation_id') as conversation_id,
-        try(record ->> 'channel') as channel,
-        try(record -> 'actor' ->> 'kind') as actor_kind,
-        try(record -> 'actor' ->> 'id') as actor_id,
-        try(record ->> 'identity') as identity,
-        try(record ->> 'attributes') as attributes,
-        try(record ->> 'properties') as properties
-    from lines
+        r._quarantine as quarantine,
+        r.event_id,
+        r.type,
+        try_cast(r.occurred_at as timestamptz) as occurred_at,
+        try_cast(r.received_at as timestamptz) as received_at,
+        try_cast(r.sent_at as timestamptz) as sent_at,
+        r.conversation_id,
+        r.channel,
+        r.actor::varchar as actor,
+        r.identity::varchar as identity,
+        r.attributes::varchar as attributes,
+        r.properties::varchar as properties,
+        -- The whole record is kept only when it carries fields the contract does not name.
+        case when len(list_filter(json_keys(record), lambda k: k not in ({_KNOWN_KEYS}))) > 0
+            then record end as extras
+    from (select *, json_transform(record, '{_RECORD_STRUCTURE}') as r from lines)
 """
 
 
 @dataclass
 class Batch:
-    events: pa.Table
+    events_file: Path  # Parquet written by DuckDB, imported into dlt's package as is
+    events_schema: pa.Schema
+    events: int
     quarantine: pa.Table
     lines: int
 
 
-def _lines_relation(con: duckdb.DuckDBPyConnection, segments: Sequence[Path]) -> None:
-    """Register `lines(filename, line_no, record)`; DuckDB's reader on the fast path."""
-    files = [str(s) for s in segments]
+def _register_lines(con: duckdb.DuckDBPyConnection, segments: Sequence[Path]) -> None:
+    """Expose `lines(spool_segment, spool_line, record)` and check every record parses.
+
+    Fast path: DuckDB reads the segments as lines (a JSON record never holds a
+    raw control byte, so \x01 as delimiter splits nothing). Any malformed line
+    makes DuckDB refuse the batch; then the segments are read line by line in
+    Python and the bad lines become quarantine records with their line number.
+    """
+    files = "[" + ", ".join("'" + str(s).replace("'", "''") + "'" for s in segments) + "]"
+    con.execute(
+        f"""
+        create or replace temp view lines as
+        select parse_filename(filename) as spool_segment, null::bigint as spool_line, line as record
+        from read_csv({files}, columns = {{'line': 'VARCHAR'}}, delim = chr(1), quote = '',
+                      escape = '', header = false, auto_detect = false, filename = true)
+        """
+    )
     try:
-        con.execute(
-            """
-            create or replace temp table lines as
-            select parse_filename(filename) as filename,
-                   row_number() over (partition by filename) as line_no,
-                   json as record
-            from read_ndjson_objects($files, filename = true)
-            """,
-            {"files": files},
-        )
+        con.sql(f"select count(json_transform(record, '{_RECORD_STRUCTURE}')) from lines").fetchall()
         return
-    except duckdb.InvalidInputException as exc:
+    except duckdb.Error as exc:
         log.warning("malformed spool data, checking line by line: %s", exc)
-    names, numbers, records, bad = [], [], [], []
+    names, numbers, records = [], [], []
     for seg in segments:
         with open(seg, "rb") as fh:
             for no, raw in enumerate(fh, start=1):
                 try:
-                    json.loads(raw)
                     text = raw.decode().rstrip("\n")
-                except (ValueError, UnicodeDecodeError) as exc:
+                    json.loads(text)
+                    if "\x01" in text:
+                        raise ValueError("control byte outside a JSON string")
+                except ValueError as exc:
                     text = json.dumps({"_quarantine": {
                         "reason": f"corrupt spool record: {exc}",
                         "raw": raw[:4096].decode("utf-8", "replace"),
@@ -108,18 +130,21 @@ def _lines_relation(con: duckdb.DuckDBPyConnection, segments: Sequence[Path]) ->
                 names.append(seg.name)
                 numbers.append(no)
                 records.append(text)
-    con.register("lines_py", pa.table({"filename": names, "line_no": numbers, "record": records}))
-    con.execute("create or replace temp table lines as "
-                "select filename, line_no::bigint as line_no, record::json as record from lines_py")
+    con.register("lines_py", pa.table({"spool_segment": names, "spool_line": numbers, "record": records}))
+    con.execute("create or replace temp view lines as select * from lines_py")
 
 
-def read_segments(segments: Sequence[Path], warehouse: Path | None = None) -> Batch:
-    """Parse segments into Arrow: new unique events, and quarantined records with reasons."""
+def read_segments(segments: Sequence[Path], out_dir: Path, warehouse: Path | None = None) -> Batch:
+    """Parse segments: new unique events as Parquet in `out_dir`, quarantined records with reasons.
+
+    DuckDB writes the Parquet file in parallel and dlt imports it without
+    re-encoding; that halves the load time against yielding Arrow batches.
+    """
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
-        _lines_relation(con, segments)
-        con.execute(f"create temp table parsed as select *, {_REASON_SQL} as reason from ({_EXTRACT_SQL})")
+        _register_lines(con, segments)
+        con.execute(f"create temp table parsed as select *, {_REASON_SQL} as reason from ({_PARSE_SQL})")
         seen = "select null::varchar as event_id where false"
         if warehouse is not None and warehouse.exists():
             con.execute(f"attach '{warehouse}' as wh (read_only)")
@@ -128,51 +153,70 @@ def read_segments(segments: Sequence[Path], warehouse: Path | None = None) -> Ba
                 "and schema_name = $s and table_name = 'events'", params={"s": RAW_DATASET}).fetchall()[0][0]
             if has_table:
                 seen = f"select event_id from wh.{RAW_DATASET}.events"
-        events = con.sql(f"""
+        # Duplicates are rare: rank only their rows instead of windowing the whole batch.
+        events_sql = f"""
+            with dups as (
+                select event_id from parsed where reason is null group by event_id having count(*) > 1
+            ),
+            first_copies as (
+                select parsed.rowid as rid
+                from parsed semi join dups using (event_id)
+                where parsed.reason is null
+                qualify row_number() over (
+                    partition by parsed.event_id
+                    order by parsed.received_at, parsed.spool_segment, parsed.rowid) = 1
+            )
             select event_id, type, occurred_at, received_at, sent_at, conversation_id, channel,
-                   actor_kind, actor_id, identity, attributes, properties,
-                   record::varchar as event, spool_segment, spool_line
+                   actor, identity, attributes, properties, extras, spool_segment
             from parsed
             where reason is null
+              and (event_id not in (select event_id from dups) or rowid in (select rid from first_copies))
               and not exists (select 1 from ({seen}) as s where s.event_id = parsed.event_id)
-            qualify row_number() over (
-                partition by event_id order by received_at, spool_segment, spool_line) = 1
-        """).to_arrow_table()
+        """
+        out_dir.mkdir(parents=True, exist_ok=True)
+        events_file = out_dir / f"events-{uuid.uuid4().hex}.parquet"
+        con.execute(f"copy ({events_sql}) to '{events_file}' (format parquet)")
+        events_schema = con.sql(f"select * from ({events_sql}) limit 0").to_arrow_table().schema
+        events = con.sql(f"select count(*) from read_parquet('{events_file}')").fetchall()[0][0]
         quarantine = con.sql("""
             select md5(concat_ws(chr(31), coalesce(quarantine ->> 'source', spool_segment),
                        coalesce(quarantine ->> 'line', spool_line::varchar),
-                       coalesce(quarantine ->> 'raw', record::varchar))) as quarantine_id,
+                       coalesce(quarantine ->> 'raw', record))) as quarantine_id,
                    spool_segment, spool_line, reason,
                    coalesce(quarantine ->> 'source', 'spool') as source,
                    try_cast(quarantine ->> 'line' as bigint) as source_line,
-                   coalesce(quarantine ->> 'raw', record::varchar) as raw,
+                   coalesce(quarantine ->> 'raw', record) as raw,
                    coalesce(try_cast(quarantine ->> 'received_at' as timestamptz), now()) as quarantined_at
             from parsed where reason is not null
         """).to_arrow_table()
-        lines = con.sql("select count(*) from lines").fetchall()[0][0]
-        return Batch(events=events, quarantine=quarantine, lines=lines)
+        lines = con.sql("select count(*) from parsed").fetchall()[0][0]
+        return Batch(events_file, events_schema, events, quarantine, lines)
     finally:
         con.close()
 
 
 @dlt.source(name="spool", max_table_nesting=0)
-def spool_source(segments: Sequence[Path] = (), warehouse: Path | None = None):
+def spool_source(segments: Sequence[Path] = (), work_dir: Path | None = None,
+                 warehouse: Path | None = None):
     """The spool as a dlt source; the segment list is fixed per run by the caller."""
-    batch_cache: dict[str, Batch] = {}
+    cache: list[Batch] = []
 
     def batch() -> Batch:
-        if "b" not in batch_cache:
-            batch_cache["b"] = read_segments(segments, warehouse)
-        return batch_cache["b"]
+        if not cache:
+            cache.append(read_segments(segments, work_dir or Path(tempfile.gettempdir()), warehouse))
+        return cache[0]
 
-    @dlt.resource(name="events", primary_key="event_id",
+    # merge_key, not primary_key: rows arrive deduplicated already, and dlt's
+    # own dedup window over a primary key would double the cost of the merge.
+    @dlt.resource(name="events", merge_key="event_id",
                   write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-                  columns={"identity": {"data_type": "text"}, "attributes": {"data_type": "text"},
-                           "properties": {"data_type": "text"}, "event": {"data_type": "text"}})
-    def events() -> Iterator[pa.Table]:
-        table = batch().events
-        if table.num_rows:
-            yield table
+                  columns={c: {"data_type": "text"} for c in ("actor", "identity", "attributes",
+                                                               "properties", "extras")})
+    def events() -> Iterator:
+        b = batch()
+        if b.events:
+            yield dlt.mark.with_file_import(str(b.events_file), "parquet", b.events,
+                                            hints=b.events_schema.empty_table())
 
     @dlt.resource(name="quarantine", primary_key="quarantine_id",
                   write_disposition={"disposition": "merge", "strategy": "delete-insert"})
@@ -182,6 +226,10 @@ def spool_source(segments: Sequence[Path] = (), warehouse: Path | None = None):
             yield table
 
     return events, quarantine
+
+
+def incoming_dir(settings: Settings) -> Path:
+    return settings.home / ".dlt" / "incoming"
 
 
 def make_pipeline(settings: Settings) -> dlt.Pipeline:
@@ -203,9 +251,17 @@ def prepare(pipeline: dlt.Pipeline, settings: Settings) -> list[Path]:
     if pipeline.has_pending_data:
         log.warning("dropping pending dlt packages of an interrupted load; their segments reload")
         pipeline.drop_pending_packages()
+    shutil.rmtree(incoming_dir(settings), ignore_errors=True)
     reader = SpoolReader(settings.spool_dir)
     reader.recover_orphans()
     return reader.pending()
+
+
+def finish(settings: Settings, segments: Sequence[Path]) -> None:
+    """After dlt committed: a crash before this reloads the segments, which the
+    merge on event_id makes harmless."""
+    SpoolReader(settings.spool_dir).mark_loaded(segments)
+    shutil.rmtree(incoming_dir(settings), ignore_errors=True)
 
 
 def load_spool(settings: Settings | None = None) -> dict[str, int]:
@@ -215,9 +271,8 @@ def load_spool(settings: Settings | None = None) -> dict[str, int]:
     segments = prepare(pipeline, settings)
     if not segments:
         return {"segments": 0, "events": 0, "quarantined": 0}
-    source = spool_source(segments, settings.warehouse)
-    pipeline.run(source)
-    SpoolReader(settings.spool_dir).mark_loaded(segments)
+    pipeline.run(spool_source(segments, incoming_dir(settings), settings.warehouse))
+    finish(settings, segments)
     counts = pipeline.last_trace.last_normalize_info.row_counts
     return {"segments": len(segments), "events": counts.get("events", 0),
             "quarantined": counts.get("quarantine", 0)}

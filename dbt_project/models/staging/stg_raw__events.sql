@@ -11,8 +11,8 @@ final as (
         {{ to_utc('sent_at') }} as sent_at,
         conversation_id,
         channel,
-        actor_kind,
-        actor_id,
+        {{ json_text('actor', 'kind') }} as actor_kind,
+        {{ json_text('actor', 'id') }} as actor_id,
         {{ json_text('identity', 'channel_user_id') }} as channel_user_id,
         {{ json_text('identity', 'anonymous_id') }} as anonymous_id,
         {{ json_text('identity', 'user_id') }} as user_id,
@@ -36,7 +36,7 @@ final as (
         ) as is_webview,
         properties,
         attributes,
-        event as event_json
+        extras
     from source
 )
 
