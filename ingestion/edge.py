@@ -30,7 +30,7 @@ class Edge:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Edge":
-        return cls(load_hash_key(settings.secrets_dir), settings.store_message_text)
+        return cls(load_hash_key(settings), settings.store_message_text)
 
     def accept(self, data: Any, received_at: str | None = None) -> dict[str, Any]:
         """The spool record for a valid event; raises `InvalidEvent` naming field and reason."""

@@ -7,29 +7,28 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
-from pathlib import Path
 from typing import Any
+
+from ingestion.settings import Settings
 
 HASH_PREFIX = "h:"
 
 
-def load_hash_key(secrets_dir: Path, env: dict[str, str] | None = None) -> bytes:
+def load_hash_key(settings: Settings) -> bytes:
     """`JOURNEY_HASH_KEY` if set, else a random 256-bit key kept (0600) under the home.
 
     The key must stay stable: the same person has to hash to the same value
     in every load, or identity stitching breaks.
     """
-    env = os.environ if env is None else env
-    if env.get("JOURNEY_HASH_KEY"):
-        key = env["JOURNEY_HASH_KEY"].encode()
+    if settings.hash_key:
+        key = settings.hash_key.encode()
         if len(key) < 32:
             raise ValueError("JOURNEY_HASH_KEY must be at least 32 characters (256 bits)")
         return key
-    path = secrets_dir / "identity-hash.key"
+    path = settings.secrets_dir / "identity-hash.key"
     if not path.exists():
-        secrets_dir.mkdir(parents=True, exist_ok=True)
+        settings.secrets_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))

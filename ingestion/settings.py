@@ -7,7 +7,7 @@ that they all touch the same absolute DuckDB file and spool.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -19,6 +19,8 @@ class Settings:
     store_message_text: bool
     segment_max_bytes: int
     segment_max_age_s: float
+    # JOURNEY_HASH_KEY, if the operator manages the pseudonymisation key; never printed.
+    hash_key: str | None = field(default=None, repr=False)
 
     @property
     def spool_dir(self) -> Path:
@@ -40,6 +42,7 @@ class Settings:
             store_message_text=env.get("JOURNEY_STORE_MESSAGE_TEXT", "").lower() in {"1", "true", "yes"},
             segment_max_bytes=int(_positive_float(env, "JOURNEY_SEGMENT_MAX_BYTES", 64 * 1024 * 1024)),
             segment_max_age_s=_positive_float(env, "JOURNEY_SEGMENT_MAX_AGE_S", 5.0),
+            hash_key=env.get("JOURNEY_HASH_KEY") or None,
         )
 
 
