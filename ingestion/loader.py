@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +23,7 @@ from pathlib import Path
 import dlt
 import duckdb
 import pyarrow as pa
+from dlt.common.libs.pyarrow import py_arrow_to_table_schema_columns
 
 from ingestion.contract import EVENT_TYPES
 from ingestion.settings import Settings
@@ -82,37 +80,48 @@ _PARSE_SQL = f"""
 """
 
 
+# raw.events as dlt creates it. Fixed here, not inferred per batch: DuckDB marks
+# a column NOT NULL when a batch happens to hold no null, and a schema that
+# changes with the data would make dlt rewrite every file or, worse, create a
+# NOT NULL column a later batch violates.
+EVENTS_SCHEMA = pa.schema([
+    pa.field("event_id", pa.string(), nullable=False),
+    pa.field("type", pa.string(), nullable=False),
+    pa.field("occurred_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("received_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("sent_at", pa.timestamp("us", tz="UTC")),
+    pa.field("conversation_id", pa.string()),
+    pa.field("channel", pa.string()),
+    pa.field("actor", pa.string()),
+    pa.field("identity", pa.string()),
+    pa.field("attributes", pa.string()),
+    pa.field("properties", pa.string()),
+    pa.field("extras", pa.string()),
+    pa.field("spool_segment", pa.string(), nullable=False),
+])
+
+
 @dataclass
 class Batch:
-    events_file: Path  # Parquet written by DuckDB, imported into dlt's package as is
-    events_schema: pa.Schema
-    events: int
+    events: pa.Table
     quarantine: pa.Table
     lines: int
 
 
-def _register_lines(con: duckdb.DuckDBPyConnection, segments: Sequence[Path]) -> None:
-    """Expose `lines(spool_segment, spool_line, record)` and check every record parses.
-
-    Fast path: DuckDB reads the segments as lines (a JSON record never holds a
-    raw control byte, so \x01 as delimiter splits nothing). Any malformed line
-    makes DuckDB refuse the batch; then the segments are read line by line in
-    Python and the bad lines become quarantine records with their line number.
-    """
+def _lines_sql(segments: Sequence[Path]) -> str:
+    """DuckDB reads the segments as lines: a JSON record never holds a raw
+    control byte, so \\x01 as the delimiter splits nothing."""
     files = "[" + ", ".join("'" + str(s).replace("'", "''") + "'" for s in segments) + "]"
-    con.execute(
-        f"""
-        create or replace temp view lines as
+    return f"""
         select parse_filename(filename) as spool_segment, null::bigint as spool_line, line as record
         from read_csv({files}, columns = {{'line': 'VARCHAR'}}, delim = chr(1), quote = '',
                       escape = '', header = false, auto_detect = false, filename = true)
-        """
-    )
-    try:
-        con.sql(f"select count(json_transform(record, '{_RECORD_STRUCTURE}')) from lines").fetchall()
-        return
-    except duckdb.Error as exc:
-        log.warning("malformed spool data, checking line by line: %s", exc)
+    """
+
+
+def _python_lines(segments: Sequence[Path]) -> pa.Table:
+    """The slow path for a batch DuckDB refused: every line checked on its own,
+    bad ones turned into quarantine records that carry their line number."""
     names, numbers, records = [], [], []
     for seg in segments:
         with open(seg, "rb") as fh:
@@ -130,21 +139,29 @@ def _register_lines(con: duckdb.DuckDBPyConnection, segments: Sequence[Path]) ->
                 names.append(seg.name)
                 numbers.append(no)
                 records.append(text)
-    con.register("lines_py", pa.table({"spool_segment": names, "spool_line": numbers, "record": records}))
+    return pa.table({"spool_segment": names, "spool_line": numbers, "record": records})
+
+
+def _parse(con: duckdb.DuckDBPyConnection, segments: Sequence[Path]) -> None:
+    """Create temp table `parsed`: one row per spool line with its fields and reject reason."""
+    parse = f"create or replace temp table parsed as select *, {_REASON_SQL} as reason from ({_PARSE_SQL})"
+    con.execute(f"create or replace temp view lines as {_lines_sql(segments)}")
+    try:
+        con.execute(parse)
+        return
+    except duckdb.Error as exc:
+        log.warning("malformed spool data, checking line by line: %s", exc)
+    con.register("lines_py", _python_lines(segments))
     con.execute("create or replace temp view lines as select * from lines_py")
+    con.execute(parse)
 
 
-def read_segments(segments: Sequence[Path], out_dir: Path, warehouse: Path | None = None) -> Batch:
-    """Parse segments: new unique events as Parquet in `out_dir`, quarantined records with reasons.
-
-    DuckDB writes the Parquet file in parallel and dlt imports it without
-    re-encoding; that halves the load time against yielding Arrow batches.
-    """
+def read_segments(segments: Sequence[Path], warehouse: Path | None = None) -> Batch:
+    """Parse segments into Arrow: new unique events, and quarantined records with reasons."""
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
-        _register_lines(con, segments)
-        con.execute(f"create temp table parsed as select *, {_REASON_SQL} as reason from ({_PARSE_SQL})")
+        _parse(con, segments)
         seen = "select null::varchar as event_id where false"
         if warehouse is not None and warehouse.exists():
             con.execute(f"attach '{warehouse}' as wh (read_only)")
@@ -173,11 +190,7 @@ def read_segments(segments: Sequence[Path], out_dir: Path, warehouse: Path | Non
               and (event_id not in (select event_id from dups) or rowid in (select rid from first_copies))
               and not exists (select 1 from ({seen}) as s where s.event_id = parsed.event_id)
         """
-        out_dir.mkdir(parents=True, exist_ok=True)
-        events_file = out_dir / f"events-{uuid.uuid4().hex}.parquet"
-        con.execute(f"copy ({events_sql}) to '{events_file}' (format parquet)")
-        events_schema = con.sql(f"select * from ({events_sql}) limit 0").to_arrow_table().schema
-        events = con.sql(f"select count(*) from read_parquet('{events_file}')").fetchall()[0][0]
+        events = con.sql(events_sql).to_arrow_table().cast(EVENTS_SCHEMA)
         quarantine = con.sql("""
             select md5(concat_ws(chr(31), coalesce(quarantine ->> 'source', spool_segment),
                        coalesce(quarantine ->> 'line', spool_line::varchar),
@@ -190,33 +203,30 @@ def read_segments(segments: Sequence[Path], out_dir: Path, warehouse: Path | Non
             from parsed where reason is not null
         """).to_arrow_table()
         lines = con.sql("select count(*) from parsed").fetchall()[0][0]
-        return Batch(events_file, events_schema, events, quarantine, lines)
+        return Batch(events, quarantine, lines)
     finally:
         con.close()
 
 
 @dlt.source(name="spool", max_table_nesting=0)
-def spool_source(segments: Sequence[Path] = (), work_dir: Path | None = None,
-                 warehouse: Path | None = None):
+def spool_source(segments: Sequence[Path] = (), warehouse: Path | None = None):
     """The spool as a dlt source; the segment list is fixed per run by the caller."""
     cache: list[Batch] = []
 
     def batch() -> Batch:
         if not cache:
-            cache.append(read_segments(segments, work_dir or Path(tempfile.gettempdir()), warehouse))
+            cache.append(read_segments(segments, warehouse))
         return cache[0]
 
-    # merge_key, not primary_key: rows arrive deduplicated already, and dlt's
-    # own dedup window over a primary key would double the cost of the merge.
-    @dlt.resource(name="events", merge_key="event_id",
-                  write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-                  columns={c: {"data_type": "text"} for c in ("actor", "identity", "attributes",
-                                                               "properties", "extras")})
-    def events() -> Iterator:
-        b = batch()
-        if b.events:
-            yield dlt.mark.with_file_import(str(b.events_file), "parquet", b.events,
-                                            hints=b.events_schema.empty_table())
+    # insert-only: a row whose event_id is already in raw.events is never
+    # replaced, so the first arrival wins across loads as it does within one.
+    @dlt.resource(name="events", primary_key="event_id",
+                  write_disposition={"disposition": "merge", "strategy": "insert-only"},
+                  columns=py_arrow_to_table_schema_columns(EVENTS_SCHEMA))
+    def events() -> Iterator[pa.Table]:
+        table = batch().events
+        if table.num_rows:
+            yield table
 
     @dlt.resource(name="quarantine", primary_key="quarantine_id",
                   write_disposition={"disposition": "merge", "strategy": "delete-insert"})
@@ -226,10 +236,6 @@ def spool_source(segments: Sequence[Path] = (), work_dir: Path | None = None,
             yield table
 
     return events, quarantine
-
-
-def incoming_dir(settings: Settings) -> Path:
-    return settings.home / ".dlt" / "incoming"
 
 
 def make_pipeline(settings: Settings) -> dlt.Pipeline:
@@ -251,7 +257,6 @@ def prepare(pipeline: dlt.Pipeline, settings: Settings) -> list[Path]:
     if pipeline.has_pending_data:
         log.warning("dropping pending dlt packages of an interrupted load; their segments reload")
         pipeline.drop_pending_packages()
-    shutil.rmtree(incoming_dir(settings), ignore_errors=True)
     reader = SpoolReader(settings.spool_dir)
     reader.recover_orphans()
     return reader.pending()
@@ -261,7 +266,6 @@ def finish(settings: Settings, segments: Sequence[Path]) -> None:
     """After dlt committed: a crash before this reloads the segments, which the
     merge on event_id makes harmless."""
     SpoolReader(settings.spool_dir).mark_loaded(segments)
-    shutil.rmtree(incoming_dir(settings), ignore_errors=True)
 
 
 def load_spool(settings: Settings | None = None) -> dict[str, int]:
@@ -271,7 +275,7 @@ def load_spool(settings: Settings | None = None) -> dict[str, int]:
     segments = prepare(pipeline, settings)
     if not segments:
         return {"segments": 0, "events": 0, "quarantined": 0}
-    pipeline.run(spool_source(segments, incoming_dir(settings), settings.warehouse))
+    pipeline.run(spool_source(segments, settings.warehouse))
     finish(settings, segments)
     counts = pipeline.last_trace.last_normalize_info.row_counts
     return {"segments": len(segments), "events": counts.get("events", 0),

@@ -5,7 +5,7 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from ingestion.loader import RAW_DATASET, finish, incoming_dir, make_pipeline, prepare, spool_source
+from ingestion.loader import RAW_DATASET, finish, make_pipeline, prepare, spool_source
 from ingestion.settings import Settings
 from orchestration.defs.policies import DUCKDB_POOL, OWNERS
 
@@ -47,7 +47,7 @@ def build_spool_assets(settings: Settings) -> dg.AssetsDefinition:
                 yield dg.MaterializeResult(asset_key=key, metadata={"segments": 0, "rows_loaded": 0})
             return
         context.log.info(f"spool: loading {len(segments)} sealed segment(s)")
-        yield from dlt.run(context, dlt_source=spool_source(segments, incoming_dir(settings), settings.warehouse),
+        yield from dlt.run(context, dlt_source=spool_source(segments, settings.warehouse),
                            dlt_pipeline=pipeline)
         finish(settings, segments)
 
