@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import dagster as dg
@@ -81,3 +86,52 @@ def test_dagster_asset_materialize_builds_everything(settings, tmp_path):
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         sessions = con.sql("select count(*) from marts.fct_sessions").fetchall()[0][0]
     assert sessions == len(sim.sessions)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_dagster_dev_serves_the_asset_graph(tmp_path):
+    """`dagster dev -w workspace.yaml` starts and its GraphQL API lists our assets."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml",
+         "-h", "127.0.0.1", "-p", str(port)],
+        cwd=REPO, env=_cli_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    query = json.dumps({"query": """{
+        assetNodes { assetKey { path } }
+        workspaceOrError { ... on Workspace { locationEntries { locationOrLoadError {
+            __typename ... on PythonError { message } } } } }
+    }"""}).encode()
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=query,
+                                                 headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    data = json.load(response)["data"]
+                errors = [e["locationOrLoadError"] for e in data["workspaceOrError"]["locationEntries"]
+                          if (e["locationOrLoadError"] or {}).get("__typename") == "PythonError"]
+                assert not errors, errors
+                nodes = data["assetNodes"]
+                if nodes:
+                    break
+            except (OSError, KeyError, TypeError):
+                pass
+            assert proc.poll() is None, "dagster dev exited early"
+            assert time.monotonic() < deadline, "dagster dev did not serve the asset graph in time"
+            time.sleep(2)
+        paths = {"/".join(n["assetKey"]["path"]) for n in nodes}
+        assert {"raw/events", "marts/fct_sessions", "marts/fct_state_transitions"} <= paths
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)

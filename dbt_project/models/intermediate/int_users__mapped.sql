@@ -8,21 +8,15 @@ with events as (
     select * from {{ ref('int_events__sessionized') }}
 ),
 
-ranked as (
-    select
-        conversation_id,
-        channel_user_id,
-        row_number() over (partition by conversation_id order by event_seq) as position
-    from events
-    where channel_user_id is not null
+first_channel_user as (
+    {{ first_by('events', 'conversation_id', 'event_seq', 'channel_user_id') }}
 ),
 
 final as (
     select
         conversation_id,
         channel_user_id as unified_user_id
-    from ranked
-    where position = 1
+    from first_channel_user
 )
 
 select * from final

@@ -23,42 +23,15 @@ first_channel as (
 ),
 
 last_department as (
-    select session_id, department
-    from (
-        select
-            session_id,
-            department,
-            row_number() over (partition by session_id order by event_seq desc) as position
-        from events
-        where department is not null
-    ) as ranked
-    where position = 1
+    {{ first_by('events', 'session_id', 'event_seq desc', 'department') }}
 ),
 
 last_query_nature as (
-    select session_id, query_nature
-    from (
-        select
-            session_id,
-            query_nature,
-            row_number() over (partition by session_id order by event_seq desc) as position
-        from events
-        where query_nature is not null
-    ) as ranked
-    where position = 1
+    {{ first_by('events', 'session_id', 'event_seq desc', 'query_nature') }}
 ),
 
 last_csat as (
-    select session_id, csat_score
-    from (
-        select
-            session_id,
-            csat_score,
-            row_number() over (partition by session_id order by event_seq desc) as position
-        from events
-        where event_type = 'csat.submitted'
-    ) as ranked
-    where position = 1
+    {{ first_by('events', 'session_id', 'event_seq desc', 'csat_score', "event_type = 'csat.submitted'") }}
 ),
 
 visit_summary as (
