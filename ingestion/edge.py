@@ -33,9 +33,16 @@ class Edge:
         return cls(load_hash_key(settings), settings.store_message_text)
 
     def accept(self, data: Any, received_at: str | None = None) -> dict[str, Any]:
-        """The spool record for a valid event; raises `InvalidEvent` naming field and reason."""
-        parse_event(data)
+        """The spool record for a valid event; raises `InvalidEvent` naming field and reason.
+
+        Top-level fields the contract does not name are kept, moved under
+        `_extras`, so the loader's reader can parse a fixed set of columns.
+        """
+        extra = parse_event(data).model_extra or {}
         record = scrub(data, self.hash_key, self.store_message_text)
+        if extra:
+            record = {k: v for k, v in record.items() if k not in extra}
+            record["_extras"] = extra
         return {**record, "received_at": received_at or utc_now_iso()}
 
     def quarantine(self, reason: str, source: str, line: int | None, raw: Any,

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ import dlt
 import duckdb
 import pyarrow as pa
 from dlt.common.libs.pyarrow import py_arrow_to_table_schema_columns
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from ingestion.contract import EVENT_TYPES
 from ingestion.settings import Settings
@@ -34,18 +37,21 @@ log = logging.getLogger(__name__)
 PIPELINE_NAME = "journey_spool"
 RAW_DATASET = "raw"
 
-# The envelope fields the warehouse keys on, parsed in one pass per record.
-_RECORD_STRUCTURE = json.dumps({
+# What a spool record may hold (written by `ingestion.edge`): the contract's
+# envelope, `_extras` (fields the contract does not name, moved there by the
+# edge) or `_quarantine` (a rejected input). DuckDB's own JSON reader parses
+# exactly these, in parallel, straight from the files.
+_SPOOL_COLUMNS = {
     "event_id": "VARCHAR", "type": "VARCHAR", "occurred_at": "VARCHAR", "received_at": "VARCHAR",
-    "sent_at": "VARCHAR", "conversation_id": "VARCHAR", "channel": "VARCHAR",
-    "actor": "JSON", "identity": "JSON", "attributes": "JSON", "properties": "JSON", "_quarantine": "JSON",
-})
+    "sent_at": "VARCHAR", "conversation_id": "VARCHAR", "channel": "VARCHAR", "actor": "JSON",
+    "identity": "JSON", "attributes": "JSON", "properties": "JSON", "_extras": "JSON",
+    "_quarantine": "JSON",
+}
 
 # Why a record cannot enter raw.events; checked in this order, first hit wins.
 _REASON_SQL = f"""
     case
-        when quarantine is not null then json_extract_string(quarantine, '$.reason')
-        when left(ltrim(record), 1) <> '{{' then 'record is not a JSON object'
+        when quarantine is not null then quarantine ->> 'reason'
         when event_id is null or length(event_id) not between 1 and 128
             then 'event_id: missing or not 1-128 characters'
         when type is null or type not in ({", ".join(f"'{t}'" for t in EVENT_TYPES)})
@@ -55,29 +61,30 @@ _REASON_SQL = f"""
     end
 """
 
-_KNOWN_KEYS = ", ".join(f"'{k}'" for k in json.loads(_RECORD_STRUCTURE))
-_PARSE_SQL = f"""
-    select
-        spool_segment,
-        spool_line,
-        record,
-        r._quarantine as quarantine,
-        r.event_id,
-        r.type,
-        try_cast(r.occurred_at as timestamptz) as occurred_at,
-        try_cast(r.received_at as timestamptz) as received_at,
-        try_cast(r.sent_at as timestamptz) as sent_at,
-        r.conversation_id,
-        r.channel,
-        r.actor::varchar as actor,
-        r.identity::varchar as identity,
-        r.attributes::varchar as attributes,
-        r.properties::varchar as properties,
-        -- The whole record is kept only when it carries fields the contract does not name.
-        case when len(list_filter(json_keys(record), lambda k: k not in ({_KNOWN_KEYS}))) > 0
-            then record end as extras
-    from (select *, json_transform(record, '{_RECORD_STRUCTURE}') as r from lines)
-"""
+
+def _parse_sql(files: Sequence[Path]) -> str:
+    listing = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+    columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in _SPOOL_COLUMNS.items()) + "}"
+    return f"""
+        select
+            parse_filename(filename) as spool_segment,
+            try_cast(_quarantine ->> 'spool_line' as bigint) as spool_line,
+            _quarantine as quarantine,
+            event_id,
+            type,
+            try_cast(occurred_at as timestamptz) as occurred_at,
+            try_cast(received_at as timestamptz) as received_at,
+            try_cast(sent_at as timestamptz) as sent_at,
+            conversation_id,
+            channel,
+            actor::varchar as actor,
+            identity::varchar as identity,
+            attributes::varchar as attributes,
+            properties::varchar as properties,
+            _extras::varchar as extras
+        from read_json({listing}, format = 'newline_delimited', columns = {columns},
+                       filename = true)
+    """
 
 
 # raw.events as dlt creates it. Fixed here, not inferred per batch: DuckDB marks
@@ -108,52 +115,43 @@ class Batch:
     lines: int
 
 
-def _lines_sql(segments: Sequence[Path]) -> str:
-    """DuckDB reads the segments as lines: a JSON record never holds a raw
-    control byte, so \\x01 as the delimiter splits nothing."""
-    files = "[" + ", ".join("'" + str(s).replace("'", "''") + "'" for s in segments) + "]"
-    return f"""
-        select parse_filename(filename) as spool_segment, null::bigint as spool_line, line as record
-        from read_csv({files}, columns = {{'line': 'VARCHAR'}}, delim = chr(1), quote = '',
-                      escape = '', header = false, auto_detect = false, filename = true)
+def _cleaned_copies(segments: Sequence[Path], work_dir: Path) -> list[Path]:
+    """The slow path for a batch DuckDB refused: every line checked on its own.
+
+    Each segment is copied under its own name with its bad lines replaced by
+    quarantine records that say why and where, so the fast reader can run.
     """
-
-
-def _python_lines(segments: Sequence[Path]) -> pa.Table:
-    """The slow path for a batch DuckDB refused: every line checked on its own,
-    bad ones turned into quarantine records that carry their line number."""
-    names, numbers, records = [], [], []
+    work_dir.mkdir(parents=True, exist_ok=True)
+    copies = []
     for seg in segments:
-        with open(seg, "rb") as fh:
-            for no, raw in enumerate(fh, start=1):
+        copy = work_dir / seg.name
+        with open(seg, "rb") as src, open(copy, "wb") as dst:
+            for no, raw in enumerate(src, start=1):
                 try:
-                    text = raw.decode().rstrip("\n")
-                    json.loads(text)
-                    if "\x01" in text:
-                        raise ValueError("control byte outside a JSON string")
-                except ValueError as exc:
-                    text = json.dumps({"_quarantine": {
-                        "reason": f"corrupt spool record: {exc}",
+                    record = json.loads(raw)
+                    if not isinstance(record, dict):
+                        raise ValueError("record is not a JSON object")
+                    dst.write(raw if raw.endswith(b"\n") else raw + b"\n")
+                except ValueError as exc:  # also UnicodeDecodeError
+                    dst.write(json.dumps({"_quarantine": {
+                        "reason": f"corrupt spool record: {exc}", "spool_line": no,
                         "raw": raw[:4096].decode("utf-8", "replace"),
-                    }})
-                names.append(seg.name)
-                numbers.append(no)
-                records.append(text)
-    return pa.table({"spool_segment": names, "spool_line": numbers, "record": records})
+                    }}).encode() + b"\n")
+        copies.append(copy)
+    return copies
 
 
 def _parse(con: duckdb.DuckDBPyConnection, segments: Sequence[Path]) -> None:
     """Create temp table `parsed`: one row per spool line with its fields and reject reason."""
-    parse = f"create or replace temp table parsed as select *, {_REASON_SQL} as reason from ({_PARSE_SQL})"
-    con.execute(f"create or replace temp view lines as {_lines_sql(segments)}")
+    create = "create or replace temp table parsed as select *, {reason} as reason from ({select})"
     try:
-        con.execute(parse)
+        con.execute(create.format(reason=_REASON_SQL, select=_parse_sql(segments)))
         return
     except duckdb.Error as exc:
         log.warning("malformed spool data, checking line by line: %s", exc)
-    con.register("lines_py", _python_lines(segments))
-    con.execute("create or replace temp view lines as select * from lines_py")
-    con.execute(parse)
+    with tempfile.TemporaryDirectory(prefix="journey-spool-") as tmp:
+        copies = _cleaned_copies(segments, Path(tmp))
+        con.execute(create.format(reason=_REASON_SQL, select=_parse_sql(copies)))
 
 
 def read_segments(segments: Sequence[Path], warehouse: Path | None = None) -> Batch:
@@ -161,6 +159,7 @@ def read_segments(segments: Sequence[Path], warehouse: Path | None = None) -> Ba
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
+        con.execute("set preserve_insertion_order = false")
         _parse(con, segments)
         seen = "select null::varchar as event_id where false"
         if warehouse is not None and warehouse.exists():
@@ -192,15 +191,25 @@ def read_segments(segments: Sequence[Path], warehouse: Path | None = None) -> Ba
         """
         events = con.sql(events_sql).to_arrow_table().cast(EVENTS_SCHEMA)
         quarantine = con.sql("""
-            select md5(concat_ws(chr(31), coalesce(quarantine ->> 'source', spool_segment),
-                       coalesce(quarantine ->> 'line', spool_line::varchar),
-                       coalesce(quarantine ->> 'raw', record))) as quarantine_id,
-                   spool_segment, spool_line, reason,
-                   coalesce(quarantine ->> 'source', 'spool') as source,
-                   try_cast(quarantine ->> 'line' as bigint) as source_line,
-                   coalesce(quarantine ->> 'raw', record) as raw,
-                   coalesce(try_cast(quarantine ->> 'received_at' as timestamptz), now()) as quarantined_at
-            from parsed where reason is not null
+            select
+                md5(concat_ws(chr(31), source, coalesce(source_line, spool_line), raw)) as quarantine_id,
+                *
+            from (
+                select
+                    spool_segment,
+                    spool_line,
+                    reason,
+                    coalesce(quarantine ->> 'source', 'spool') as source,
+                    try_cast(quarantine ->> 'line' as bigint) as source_line,
+                    coalesce(
+                        quarantine ->> 'raw',
+                        to_json(struct_pack(spool_segment, event_id, type, occurred_at, received_at,
+                                            conversation_id, properties))::varchar
+                    ) as raw,
+                    coalesce(try_cast(quarantine ->> 'received_at' as timestamptz), now()) as quarantined_at
+                from parsed
+                where reason is not null
+            )
         """).to_arrow_table()
         lines = con.sql("select count(*) from parsed").fetchall()[0][0]
         return Batch(events, quarantine, lines)
@@ -239,9 +248,15 @@ def spool_source(segments: Sequence[Path] = (), warehouse: Path | None = None):
 
 
 def make_pipeline(settings: Settings) -> dlt.Pipeline:
+    # dlt's intermediate Parquet files live for one load; compressing them costs
+    # more time than the disk it saves. An operator's own setting wins.
+    os.environ.setdefault("DATA_WRITER__COMPRESSION", "none")
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
-        destination=dlt.destinations.duckdb(str(settings.warehouse)),
+        # Row order inside raw.events carries no meaning; letting DuckDB drop
+        # it parallelises the inserts of the merge.
+        destination=dlt.destinations.duckdb(DuckDbCredentials(
+            str(settings.warehouse), global_config={"preserve_insertion_order": False})),
         dataset_name=RAW_DATASET,
         pipelines_dir=str(settings.home / ".dlt"),
     )

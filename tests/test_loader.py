@@ -1,5 +1,6 @@
 """The dlt loader on real segments and a real DuckDB file."""
 
+import json
 import shutil
 
 import duckdb
@@ -53,8 +54,10 @@ def test_corrupt_spool_lines_are_quarantined_not_fatal(settings):
     result = load_spool(settings)
     assert result == {"segments": 1, "events": 3, "quarantined": 3}
     reasons = sorted(r for (r,) in _query(settings, "select reason from raw.quarantine"))
+    assert _query(settings, "select spool_line from raw.quarantine where reason like 'corrupt%' "
+                            "order by 1") == [(4,), (5,)]
     assert reasons[0].startswith("corrupt spool record")
-    assert reasons[1] == "record is not a JSON object"
+    assert reasons[1] == "corrupt spool record: record is not a JSON object"
     assert reasons[2] == "type: missing or unknown event type"
     assert SpoolReader(settings.spool_dir).pending() == []
 
@@ -86,3 +89,14 @@ def test_channel_user_ids_are_stored_as_keyed_hashes(settings, tmp_path):
     stored = str(_query(settings, "select * from raw.events")[0])
     assert "+31612345678" not in stored and "secret street" not in stored
     assert '"channel_user_id":"h:' in stored
+
+
+def test_unknown_fields_are_kept(settings, tmp_path):
+    data = _events(1)[0]
+    data["vendor"] = {"campaign": "spring"}
+    data["properties"]["extra_prop"] = 7
+    import_files([write_lines(tmp_path / "x.ndjson", [data])], settings)
+    load_spool(settings)
+    (extras, properties), = _query(settings, "select extras, properties from raw.events")
+    assert json.loads(extras) == {"vendor": {"campaign": "spring"}}
+    assert json.loads(properties)["extra_prop"] == 7
