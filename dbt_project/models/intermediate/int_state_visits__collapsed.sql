@@ -17,11 +17,7 @@ valid_transitions as (
 ),
 
 first_events as (
-    select events.session_id, events.event_type
-    from events
-    inner join sessions
-        on events.session_id = sessions.session_id
-        and events.event_seq = sessions.first_seq
+    {{ first_by('events', 'session_id', 'event_seq', 'event_type', 'true') }}
 ),
 
 points as (

@@ -15,11 +15,7 @@ users as (
 ),
 
 first_channel as (
-    select events.session_id, events.channel
-    from events
-    inner join sessions
-        on events.session_id = sessions.session_id
-        and events.event_seq = sessions.first_seq
+    {{ first_by('events', 'session_id', 'event_seq', 'channel', 'true') }}
 ),
 
 last_department as (
