@@ -116,11 +116,17 @@ class SpoolWriter:
             return 0
         if self._fd is None:
             self._open()
-        view = memoryview(payload)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        os.fsync(self._fd)
+        try:
+            view = memoryview(payload)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            os.fsync(self._fd)
+        except OSError:
+            # A full disk or an I/O error mid-write: cut what was half written,
+            # so the caller's refusal is true and the segment stays whole.
+            os.ftruncate(self._fd, self._size)
+            raise
         self._size += len(payload)
         count = payload.count(b"\n")
         if self._size >= self.max_bytes or time.monotonic() - self._opened_at >= self.max_age_s:
@@ -139,6 +145,12 @@ class SpoolWriter:
             self._path = None
 
     close = seal
+
+    def seal_if_older(self, max_age_s: float) -> Path | None:
+        """Seal an idle open segment so a quiet collector still hands data to the loader."""
+        if self._fd is not None and time.monotonic() - self._opened_at >= max_age_s:
+            return self.seal()
+        return None
 
     def __enter__(self) -> "SpoolWriter":
         return self

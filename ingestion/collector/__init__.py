@@ -1,0 +1,1 @@
+"""The HTTP collector: validates, authenticates, makes durable, then acknowledges."""

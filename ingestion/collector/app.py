@@ -1,0 +1,315 @@
+"""The collector as a plain ASGI application (no framework: every request is
+on the hot path of a durable acknowledgement, and the routes are few).
+
+Routes: POST /v1/events (API key), POST /v1/handshake (API key),
+POST /v1/webview/events (handshake token, CORS, sendBeacon-friendly),
+GET /healthz, /readyz, /metrics, /openapi.json, /tracker.js, /webview/*.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from ingestion.collector.commit import GroupCommitter, SpoolFull
+from ingestion.collector.config import CollectorConfig
+from ingestion.collector.openapi import OPENAPI_PATH
+from ingestion.collector.tokens import TokenError
+from ingestion.contract import WEBVIEW_TYPES, InvalidEvent
+from ingestion.edge import Edge, utc_now_iso
+from ingestion.privacy import pseudonymize
+from ingestion.settings import Settings
+from ingestion.spool import SpoolWriter, encode
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+STATIC_FILES = {
+    "/tracker.js": ("tracker.js", b"application/javascript; charset=utf-8"),
+    "/webview/sample.html": ("sample.html", b"text/html; charset=utf-8"),
+}
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str, problems: list[str] | None = None,
+                 headers: list[tuple[bytes, bytes]] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.problems, self.headers = status, message, problems, headers or []
+
+
+class Collector:
+    def __init__(self, settings: Settings, config: CollectorConfig):
+        self.settings = settings
+        self.config = config
+        self.edge = Edge.from_settings(settings)
+        self.committer: GroupCommitter | None = None
+        self.accepted = 0
+        self.rejected: Counter[str] = Counter()
+        self.fsync_sum = 0.0
+        self.fsync_count = 0
+        self.fsync_buckets = Counter()
+
+    # --- ASGI plumbing -------------------------------------------------------
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        headers = {k.lower(): v for k, v in scope["headers"]}
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        try:
+            status, body, extra = await self._route(scope, receive, headers, origin)
+        except HTTPError as err:
+            self.rejected[str(err.status)] += 1
+            payload = {"error": err.message}
+            if err.problems:
+                payload["problems"] = err.problems
+            status, body, extra = err.status, payload, err.headers
+        await self._send(send, status, body, extra + self._cors_headers(scope["path"], origin))
+
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                writer = SpoolWriter(self.settings.spool_dir, self.settings.segment_max_bytes,
+                                     self.settings.segment_max_age_s)
+                self.committer = GroupCommitter(writer, self.settings.spool_dir,
+                                                self.config.spool_max_bytes, self.settings.segment_max_age_s)
+                self.committer.start()
+                if not self.config.api_keys:
+                    log.warning("JOURNEY_API_KEYS is empty: server-to-server routes refuse every request")
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.committer:
+                    await self.committer.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _send(self, send, status: int, body: Any, headers: list[tuple[bytes, bytes]]) -> None:
+        if isinstance(body, tuple):  # (bytes, content type)
+            raw, content_type = body
+        else:
+            raw, content_type = json.dumps(body).encode(), b"application/json"
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", content_type), (b"content-length", str(len(raw)).encode()),
+                                *headers]})
+        await send({"type": "http.response.body", "body": raw})
+
+    async def _read_body(self, receive, headers: dict[bytes, bytes]) -> bytes:
+        limit = self.config.max_body_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            raise HTTPError(413, f"request body over {limit} bytes")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise HTTPError(413, f"request body over {limit} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    # --- routing -------------------------------------------------------------
+
+    async def _route(self, scope, receive, headers, origin):
+        method, path = scope["method"], scope["path"]
+        if method == "GET":
+            if path == "/healthz":
+                return 200, {"status": "ok"}, []
+            if path == "/readyz":
+                return self._ready()
+            if path == "/metrics":
+                return 200, (self._metrics().encode(), b"text/plain; version=0.0.4"), []
+            if path == "/openapi.json":
+                return 200, (OPENAPI_PATH.read_bytes(), b"application/json"), []
+            if path in STATIC_FILES:
+                name, content_type = STATIC_FILES[path]
+                return 200, ((STATIC_DIR / name).read_bytes(), content_type), []
+        if method == "OPTIONS" and path == "/v1/webview/events":
+            if origin not in self.config.cors_origins:
+                raise HTTPError(403, "origin not allowed")
+            return 204, (b"", b"text/plain"), []
+        if method == "POST" and path == "/v1/events":
+            self._authorize(headers)
+            events = self._events_of(await self._decode(receive, headers))
+            return await self._accept([self._validate(e, i) for i, e in enumerate(events)])
+        if method == "POST" and path == "/v1/handshake":
+            self._authorize(headers)
+            return self._handshake(await self._decode(receive, headers))
+        if method == "POST" and path == "/v1/webview/events":
+            if origin and origin not in self.config.cors_origins:
+                raise HTTPError(403, "origin not allowed")
+            return await self._webview(await self._decode(receive, headers))
+        raise HTTPError(404 if method in ("GET", "POST", "OPTIONS") else 405, "no such route")
+
+    def _cors_headers(self, path: str, origin: str) -> list[tuple[bytes, bytes]]:
+        if path != "/v1/webview/events" or origin not in self.config.cors_origins:
+            return []
+        return [(b"access-control-allow-origin", origin.encode()), (b"vary", b"Origin"),
+                (b"access-control-allow-methods", b"POST, OPTIONS"),
+                (b"access-control-allow-headers", b"content-type"), (b"access-control-max-age", b"600")]
+
+    def _authorize(self, headers) -> None:
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        scheme, _, key = auth.partition(" ")
+        if scheme.lower() != "bearer" or not key:
+            raise HTTPError(401, "missing API key: send Authorization: Bearer <key>",
+                            headers=[(b"www-authenticate", b"Bearer")])
+        # Compare against every key so timing says nothing about which one nearly matched.
+        matched = False
+        for candidate in self.config.api_keys:
+            matched |= hmac.compare_digest(candidate.encode(), key.encode())
+        if not matched:
+            raise HTTPError(401, "invalid API key", headers=[(b"www-authenticate", b"Bearer")])
+
+    async def _decode(self, receive, headers) -> Any:
+        body = await self._read_body(receive, headers)
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise HTTPError(400, f"malformed JSON: {exc}") from None
+
+    def _events_of(self, data: Any) -> list:
+        if isinstance(data, dict) and "events" in data and "event_id" not in data:
+            events = data["events"]
+            if not isinstance(events, list) or not events:
+                raise HTTPError(422, "events: expected a non-empty list of events")
+            return events
+        return [data]
+
+    def _validate(self, event: Any, index: int, prefix: str = "events") -> dict:
+        if len(json.dumps(event)) > self.config.max_event_bytes:
+            raise HTTPError(413, f"{prefix}[{index}]: event over {self.config.max_event_bytes} bytes")
+        try:
+            return self.edge.accept(event, utc_now_iso())
+        except InvalidEvent as exc:
+            raise HTTPError(422, "invalid event", [f"{prefix}[{index}].{p}" for p in exc.problems]) from None
+
+    async def _accept(self, records: list[dict]):
+        payload = b"".join(encode(r) for r in records)
+        try:
+            await self.committer.commit(payload)
+        except SpoolFull:
+            raise HTTPError(503, "spool full, retry later",
+                            headers=[(b"retry-after", str(self.config.retry_after_s).encode())]) from None
+        except OSError as exc:
+            log.error("spool write failed, nothing acknowledged: %s", exc)
+            raise HTTPError(503, "spool unavailable, retry later",
+                            headers=[(b"retry-after", str(self.config.retry_after_s).encode())]) from None
+        self.accepted += len(records)
+        return 200, {"accepted": len(records)}, []
+
+    # --- handshake and webview -----------------------------------------------
+
+    def _handshake(self, data: Any):
+        if not isinstance(data, dict):
+            raise HTTPError(422, "expected a JSON object")
+        problems = [f"{name}: field required (1-128 characters)" for name in ("conversation_id", "channel_user_id")
+                    if not isinstance(data.get(name), str) or not 1 <= len(data[name]) <= 128]
+        if problems:
+            raise HTTPError(422, "invalid handshake", problems)
+        claims = {"cid": data["conversation_id"],
+                  "sub": pseudonymize(data["channel_user_id"], self.edge.hash_key)}
+        for optional in ("intent", "context"):
+            if optional in data:
+                claims[optional] = data[optional]
+        token, expires = self.config.token_keys.issue(claims)
+        url = f"{self.config.webview_url}?{urlencode({'jt': token})}"
+        return 200, {"token": token, "url": url, "expires_at": expires}, []
+
+    async def _webview(self, data: Any):
+        if not isinstance(data, dict) or not isinstance(data.get("events"), list) or not data["events"]:
+            raise HTTPError(422, "expected {\"token\": ..., \"events\": [...]}")
+        claims = None
+        if data.get("token"):
+            try:
+                claims = self.config.token_keys.verify(str(data["token"]))
+            except TokenError as exc:
+                raise HTTPError(401, f"handshake token refused: {exc}") from None
+        records = []
+        for i, event in enumerate(data["events"]):
+            if not isinstance(event, dict) or event.get("type") not in WEBVIEW_TYPES:
+                raise HTTPError(422, "invalid event", [f"events[{i}].type: webview events only "
+                                                       f"({', '.join(sorted(WEBVIEW_TYPES))})"])
+            records.append(self._validate(self._stamp(event, claims), i))
+        return await self._accept(records)
+
+    @staticmethod
+    def _stamp(event: dict, claims: dict | None) -> dict:
+        """Identity comes from the verified token only; a browser cannot claim a conversation."""
+        identity = {k: v for k, v in (event.get("identity") or {}).items() if k == "anonymous_id"}
+        event = {k: v for k, v in event.items() if k not in ("conversation_id", "identity")}
+        event["channel"] = "webview"
+        if claims is not None:
+            event["conversation_id"] = claims["cid"]
+            identity["channel_user_id"] = claims["sub"]
+        if identity:
+            event["identity"] = identity
+        return event
+
+    # --- operations ----------------------------------------------------------
+
+    def _ready(self):
+        committer = self.committer
+        if committer is None:
+            return 503, {"status": "starting"}, []
+        if committer.spool_bytes >= self.config.spool_max_bytes:
+            return 503, {"status": "spool full"}, [(b"retry-after", str(self.config.retry_after_s).encode())]
+        return 200, {"status": "ready", "spool_bytes": committer.spool_bytes}, []
+
+    def _metrics(self) -> str:
+        committer = self.committer
+        if committer is not None:
+            samples, committer.fsync_seconds = committer.fsync_seconds, []
+            for seconds in samples:
+                self.fsync_sum += seconds
+                self.fsync_count += 1
+                for bound in FSYNC_BUCKETS:
+                    if seconds <= bound:
+                        self.fsync_buckets[bound] += 1
+        lines = [
+            "# HELP journey_events_accepted_total Events made durable and acknowledged.",
+            "# TYPE journey_events_accepted_total counter",
+            f"journey_events_accepted_total {self.accepted}",
+            "# HELP journey_requests_rejected_total Requests refused, by HTTP status.",
+            "# TYPE journey_requests_rejected_total counter",
+            *(f'journey_requests_rejected_total{{status="{s}"}} {n}' for s, n in sorted(self.rejected.items())),
+            "# HELP journey_spool_bytes Bytes in open and sealed, not yet loaded, spool segments.",
+            "# TYPE journey_spool_bytes gauge",
+            f"journey_spool_bytes {committer.spool_bytes if committer else 0}",
+            "# HELP journey_fsync_seconds Time of one group commit (write + fsync).",
+            "# TYPE journey_fsync_seconds histogram",
+            *(f'journey_fsync_seconds_bucket{{le="{b}"}} {self.fsync_buckets[b]}' for b in FSYNC_BUCKETS),
+            f'journey_fsync_seconds_bucket{{le="+Inf"}} {self.fsync_count}',
+            f"journey_fsync_seconds_sum {self.fsync_sum:.6f}",
+            f"journey_fsync_seconds_count {self.fsync_count}",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+FSYNC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+def create_app(settings: Settings | None = None, config: CollectorConfig | None = None) -> Collector:
+    return Collector(settings or Settings.from_env(), config or CollectorConfig.load())
+
+
+def serve(host: str, port: int) -> None:
+    import uvicorn
+
+    settings, config = Settings.from_env(), CollectorConfig.load()
+    if config.generated_token_key:
+        log.warning("JOURNEY_TOKEN_KEYS unset: handshake tokens use a key that dies with this process")
+    uvicorn.run(Collector(settings, config), host=host, port=port, log_level="info",
+                loop="uvloop", http="httptools", lifespan="on", access_log=False)
+
+

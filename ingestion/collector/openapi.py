@@ -1,0 +1,103 @@
+"""The collector's OpenAPI document, built from the event model so the two never drift.
+
+`python -m ingestion.collector.openapi` rewrites `schemas/openapi.json`; a
+test fails when the committed file differs from what this builds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ingestion.contract import json_schema
+
+OPENAPI_PATH = Path(__file__).resolve().parents[2] / "schemas" / "openapi.json"
+
+
+def _error(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+ERRORS = {
+    "400": _error("Malformed JSON."),
+    "401": _error("Missing or invalid API key, or a refused handshake token."),
+    "413": _error("Body over 512 KB, or an event over 32 KB."),
+    "422": _error("Schema violation; `problems` names each field and reason."),
+    "503": {**_error("Spool full or unavailable: nothing was stored; retry after `Retry-After`."),
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
+}
+
+
+def build() -> dict:
+    event_schema = json_schema()
+    defs = event_schema.pop("$defs", {})
+    for name in ("$schema", "$id", "title"):
+        event_schema.pop(name, None)
+    text = json.dumps(event_schema).replace("#/$defs/", "#/components/schemas/")
+    components = {name: json.loads(json.dumps(d).replace("#/$defs/", "#/components/schemas/"))
+                  for name, d in defs.items()}
+    components["Event"] = json.loads(text)
+    components["Batch"] = {"type": "object", "required": ["events"], "properties": {
+        "events": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Event"}}}}
+    components["Accepted"] = {"type": "object", "required": ["accepted"],
+                              "properties": {"accepted": {"type": "integer"}}}
+    components["Error"] = {"type": "object", "required": ["error"], "properties": {
+        "error": {"type": "string"}, "problems": {"type": "array", "items": {"type": "string"}}}}
+    components["HandshakeRequest"] = {"type": "object", "required": ["conversation_id", "channel_user_id"],
+                                      "properties": {
+                                          "conversation_id": {"type": "string", "minLength": 1, "maxLength": 128},
+                                          "channel_user_id": {"type": "string", "minLength": 1, "maxLength": 128},
+                                          "intent": {}, "context": {}}}
+    components["HandshakeResponse"] = {"type": "object", "required": ["token", "url", "expires_at"],
+                                       "properties": {"token": {"type": "string"}, "url": {"type": "string"},
+                                                      "expires_at": {"type": "integer"}}}
+    components["WebviewBatch"] = {"type": "object", "required": ["events"], "properties": {
+        "token": {"type": "string", "description": "Handshake token from the webview URL (`jt`)."},
+        "events": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Event"}}}}
+
+    def body(ref: str, *media: str) -> dict:
+        return {"required": True, "content": {m: {"schema": {"$ref": f"#/components/schemas/{ref}"}}
+                                              for m in media}}
+
+    def ok(ref: str) -> dict:
+        return {"description": "Durable: fsynced in the spool before this answer.",
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+    api_key = [{"apiKey": []}]
+    plain = {"200": {"description": "OK"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "journey analytics collector", "version": "1"},
+        "components": {"schemas": components,
+                       "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}}},
+        "paths": {
+            "/v1/events": {"post": {
+                "summary": "One event or a batch, server to server.", "security": api_key,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "oneOf": [{"$ref": "#/components/schemas/Event"}, {"$ref": "#/components/schemas/Batch"}]}}}},
+                "responses": {"200": ok("Accepted"), **ERRORS}}},
+            "/v1/handshake": {"post": {
+                "summary": "Issue a signed, short-lived webview token and URL.", "security": api_key,
+                "requestBody": body("HandshakeRequest", "application/json"),
+                "responses": {"200": ok("HandshakeResponse"),
+                              **{k: ERRORS[k] for k in ("400", "401", "413", "422")}}}},
+            "/v1/webview/events": {"post": {
+                "summary": "Webview tracker batches; identity from the token, never from the browser.",
+                "requestBody": body("WebviewBatch", "text/plain", "application/json"),
+                "responses": {"200": ok("Accepted"), **ERRORS}}},
+            "/healthz": {"get": {"summary": "Process is up.", "responses": plain}},
+            "/readyz": {"get": {"summary": "Accepting events (spool below its bound).",
+                                "responses": {**plain, "503": {"description": "Not ready"}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics.", "responses": plain}},
+        },
+    }
+
+
+def write(path: Path = OPENAPI_PATH) -> Path:
+    path.write_text(json.dumps(build(), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+if __name__ == "__main__":
+    print(write())

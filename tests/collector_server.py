@@ -1,0 +1,89 @@
+"""A real collector process on loopback for tests, and a tiny HTTP client."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+@dataclass
+class CollectorProcess:
+    home: Path
+    env_extra: dict[str, str] = field(default_factory=dict)
+    api_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    token_key: str = field(default_factory=lambda: secrets.token_urlsafe(40))
+    hash_key: str = field(default_factory=lambda: secrets.token_hex(32))
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "JOURNEY_HOME": str(self.home), "JOURNEY_API_KEYS": self.api_key,
+                "JOURNEY_TOKEN_KEYS": f"k1:{self.token_key}", "JOURNEY_HASH_KEY": self.hash_key,
+                "JOURNEY_CORS_ORIGINS": "https://shop.example", **self.env_extra}
+
+    def start(self) -> "CollectorProcess":
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ingestion.collector", "--port", str(self.port)],
+            env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if request("GET", self.url + "/healthz").status == 200:
+                    return self
+            except OSError:
+                time.sleep(0.1)
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.proc.stderr.read().decode()[-3000:])
+        raise RuntimeError("collector did not start")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+
+    def post(self, path: str, body, key: str | None = "default", headers: dict | None = None) -> Response:
+        headers = dict(headers or {})
+        if key:
+            headers["Authorization"] = f"Bearer {self.api_key if key == 'default' else key}"
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers.setdefault("Content-Type", "application/json")
+        return request("POST", self.url + path, data, headers)
+
+
+def request(method: str, url: str, data: bytes | None = None, headers: dict | None = None) -> Response:
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return Response(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
+    except urllib.error.HTTPError as err:
+        return Response(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
