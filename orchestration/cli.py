@@ -63,27 +63,64 @@ def _demo(settings: Settings, days: int, sessions_per_day: int, seed: int) -> in
 
     _say(f"demo: simulating {days} days × ~{sessions_per_day} sessions/day (seed {seed})…")
     started = time.monotonic()
-    sim = simulate(days=days, sessions_per_day=sessions_per_day, seed=seed,
-                   ttl_hours=settings.ttl_hours)
+    sim = simulate(days=days, sessions_per_day=sessions_per_day, seed=seed, ttl_hours=settings.ttl_hours)
     path = settings.home / "demo" / f"events-seed{seed}.ndjson"
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = write_ndjson(sim.events, path)
+    write_ndjson(sim.events, path)
     _say(f"  {len(sim.sessions):,} sessions, {sim.n_unique_events:,} distinct events, "
-         f"{lines:,} deliveries with duplicates and disorder → {path} "
-         f"({time.monotonic() - started:.1f} s)")
-    status = _import([path], settings)
-    status = status or _run(settings)
+         f"{len(sim.events):,} deliveries with duplicates and disorder ({time.monotonic() - started:.1f} s)")
+    status = _send_through_collector(settings, sim.events) or _run(settings)
     if status:
         return status
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         table = con.sql(SAMPLE_QUERY)
         _say("\nSessions by final state (marts.fct_sessions):")
         _say(str(table))
-    _say(f"Warehouse: {settings.warehouse}")
+    _say(f"Warehouse: {settings.warehouse}   (the simulated events: {path})")
     _say("Query it, for example:")
-    _say(f"  duckdb -readonly {settings.warehouse} \"select * from marts.fct_sessions limit 10\"")
-    _say(f"  python -c \"import duckdb; print(duckdb.connect('{settings.warehouse}', read_only=True)"
-         ".sql('select * from marts.fct_state_transitions limit 10'))\"")
+    _say(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{settings.warehouse}', read_only=True)"
+         ".sql('select * from marts.fct_sessions limit 10'))\"")
+    return 0
+
+
+def _send_through_collector(settings: Settings, events: list[dict]) -> int:
+    """Start a collector on a free loopback port, post every event to it, stop it."""
+    import os
+    import secrets
+    import socket
+    import subprocess
+    import urllib.request
+
+    from ingestion.sender import send_events
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    api_key = secrets.token_urlsafe(24)
+    env = {**os.environ, "JOURNEY_HOME": str(settings.home), "JOURNEY_API_KEYS": api_key}
+    url = f"http://127.0.0.1:{port}"
+    _say(f"  starting the collector on {url} and sending over HTTP…")
+    proc = subprocess.Popen([sys.executable, "-m", "ingestion.collector", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    _say(f"collector did not start: {proc.stderr.read().decode()[-2000:]}")
+                    return 1
+                time.sleep(0.1)
+        started = time.monotonic()
+        accepted = send_events(url, api_key, events,
+                               progress=lambda done, total: _say(f"  sent {done:,}/{total:,} events"))
+        seconds = time.monotonic() - started
+        _say(f"  collector acknowledged {accepted:,} events ({accepted / seconds:,.0f} events/s, durable)")
+    finally:
+        proc.terminate()  # graceful: the open spool segment is sealed on shutdown
+        proc.wait(timeout=30)
     return 0
 
 
@@ -101,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     imp = sub.add_parser("import", help="validate NDJSON event files and append them to the spool")
     imp.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     imp.add_argument("--strict", action="store_true", help="exit 1 if any line was quarantined")
+    collect = sub.add_parser("collect", help="start the HTTP collector (API keys from JOURNEY_API_KEYS)")
+    collect.add_argument("--host", default="127.0.0.1")
+    collect.add_argument("--port", type=int, default=8700)
     run = sub.add_parser("run", help="load the spool and build every downstream asset once")
     run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
     args = parser.parse_args(argv)
@@ -111,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
             return _demo(settings, args.days, args.sessions_per_day, args.seed)
         if args.command == "import":
             return _import(args.paths, settings, args.strict)
+        if args.command == "collect":
+            from ingestion.collector.app import serve
+
+            serve(args.host, args.port)
+            return 0
         return _run(settings, args.full_refresh)
     except (FileNotFoundError, ValueError) as exc:
         print(f"journey {args.command}: {exc}", file=sys.stderr)

@@ -130,3 +130,12 @@ def test_three_batches_with_late_events_equal_one_load(sim, one_load, tmp_path):
     settings = settings_for(home)
     assert mart_snapshot(settings.warehouse) == mart_snapshot(settings_for(one_load[0]).warehouse)
     assert session_mismatches(settings.warehouse, sim.sessions, settings) == []
+
+
+def test_demo_sends_through_the_collector_and_matches_ground_truth(tmp_path):
+    """`journey demo`: simulator → HTTP collector → spool → dlt → dbt, then the truth."""
+    out = journey(tmp_path, "demo", "--days", "2", "--sessions-per-day", "80", "--seed", "5")
+    assert "collector acknowledged" in out and "succeeded" in out
+    sim = simulate(days=2, sessions_per_day=80, seed=5)
+    settings = settings_for(tmp_path)
+    assert session_mismatches(settings.warehouse, sim.sessions, settings) == []
