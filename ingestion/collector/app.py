@@ -8,14 +8,17 @@ GET /healthz, /readyz, /metrics, /openapi.json, /tracker.js, /webview/*.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import json
 import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
+from ingestion.collector.adapters import SEGMENT_PATHS, segment_calls, segment_event, whatsapp_events
 from ingestion.collector.commit import GroupCommitter, SpoolFull
 from ingestion.collector.config import CollectorConfig
 from ingestion.collector.openapi import OPENAPI_PATH
@@ -102,8 +105,8 @@ class Collector:
                                 *headers]})
         await send({"type": "http.response.body", "body": raw})
 
-    async def _read_body(self, receive, headers: dict[bytes, bytes]) -> bytes:
-        limit = self.config.max_body_bytes
+    async def _read_body(self, receive, headers: dict[bytes, bytes], limit: int | None = None) -> bytes:
+        limit = limit or self.config.max_body_bytes
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             raise HTTPError(413, f"request body over {limit} bytes")
@@ -145,6 +148,17 @@ class Collector:
         if method == "POST" and path == "/v1/handshake":
             self._authorize(headers)
             return self._handshake(await self._decode(receive, headers))
+        if path == WHATSAPP_PATH and method == "GET":
+            return self._whatsapp_challenge(scope)
+        if path == WHATSAPP_PATH and method == "POST":
+            body = await self._read_body(receive, headers, self.config.max_webhook_bytes)
+            self._check_whatsapp_signature(headers, body)
+            return await self._accept_mapped(whatsapp_events(self._loads(body)), "whatsapp")
+        if method == "POST" and path in SEGMENT_PATHS:
+            self._authorize(headers)
+            calls = segment_calls(path, await self._decode(receive, headers))
+            status, result, extra = await self._accept_mapped([segment_event(c) for c in calls], "segment")
+            return status, {"success": True, **result}, extra
         if method == "POST" and path == "/v1/webview/events":
             if origin and origin not in self.config.cors_origins:
                 raise HTTPError(403, "origin not allowed")
@@ -159,9 +173,17 @@ class Collector:
                 (b"access-control-allow-headers", b"content-type"), (b"access-control-max-age", b"600")]
 
     def _authorize(self, headers) -> None:
+        """`Authorization: Bearer KEY`, or Segment's HTTP Basic with the write key as user name."""
         auth = headers.get(b"authorization", b"").decode("latin-1")
         scheme, _, key = auth.partition(" ")
-        if scheme.lower() != "bearer" or not key:
+        if scheme.lower() == "basic":
+            try:
+                key = base64.b64decode(key, validate=True).decode().partition(":")[0]
+            except ValueError:
+                key = ""
+        elif scheme.lower() != "bearer":
+            key = ""
+        if not key:
             raise HTTPError(401, "missing API key: send Authorization: Bearer <key>",
                             headers=[(b"www-authenticate", b"Bearer")])
         # Compare against every key so timing says nothing about which one nearly matched.
@@ -172,7 +194,10 @@ class Collector:
             raise HTTPError(401, "invalid API key", headers=[(b"www-authenticate", b"Bearer")])
 
     async def _decode(self, receive, headers) -> Any:
-        body = await self._read_body(receive, headers)
+        return self._loads(await self._read_body(receive, headers))
+
+    @staticmethod
+    def _loads(body: bytes) -> Any:
         try:
             return json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -194,7 +219,7 @@ class Collector:
         except InvalidEvent as exc:
             raise HTTPError(422, "invalid event", [f"{prefix}[{index}].{p}" for p in exc.problems]) from None
 
-    async def _accept(self, records: list[dict]):
+    async def _accept(self, records: list[dict], quarantined: int = 0):
         payload = b"".join(encode(r) for r in records)
         try:
             await self.committer.commit(payload)
@@ -205,8 +230,44 @@ class Collector:
             log.error("spool write failed, nothing acknowledged: %s", exc)
             raise HTTPError(503, "spool unavailable, retry later",
                             headers=[(b"retry-after", str(self.config.retry_after_s).encode())]) from None
-        self.accepted += len(records)
+        self.accepted += len(records) - quarantined
+        if quarantined:
+            return 200, {"accepted": len(records) - quarantined, "quarantined": quarantined}, []
         return 200, {"accepted": len(records)}, []
+
+    async def _accept_mapped(self, events: list[dict], source: str):
+        """Events translated from another format: the ones the contract refuses
+        are quarantined with the reason instead of failing the whole delivery,
+        because webhook senders and SDKs retry a refused call forever."""
+        records, quarantined = [], 0
+        received_at = utc_now_iso()
+        for event in events:
+            try:
+                records.append(self.edge.accept(event, received_at))
+            except InvalidEvent as exc:
+                records.append(self.edge.quarantine(str(exc), source, None, event, received_at))
+                quarantined += 1
+        if not records:
+            return 200, {"accepted": 0}, []
+        return await self._accept(records, quarantined)
+
+    def _whatsapp_challenge(self, scope):
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        mode, token = query.get("hub.mode", [""])[0], query.get("hub.verify_token", [""])[0]
+        expected = self.config.whatsapp_verify_token
+        if mode == "subscribe" and expected and hmac.compare_digest(token.encode(), expected.encode()):
+            return 200, (query.get("hub.challenge", [""])[0].encode(), b"text/plain"), []
+        raise HTTPError(403, "verification token mismatch")
+
+    def _check_whatsapp_signature(self, headers, body: bytes) -> None:
+        """HMAC-SHA256 of the raw bytes with the app secret, before any parsing."""
+        secret = self.config.whatsapp_app_secret
+        if not secret:
+            raise HTTPError(401, "WhatsApp webhook not configured (JOURNEY_WHATSAPP_APP_SECRET)")
+        signature = headers.get(b"x-hub-signature-256", b"").decode("latin-1")
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(signature.encode(), expected.encode()):
+            raise HTTPError(401, "X-Hub-Signature-256 does not match the body")
 
     # --- handshake and webview -----------------------------------------------
 
@@ -296,6 +357,7 @@ class Collector:
         return "\n".join(lines) + "\n"
 
 
+WHATSAPP_PATH = "/v1/webhooks/whatsapp"
 FSYNC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 

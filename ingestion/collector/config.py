@@ -23,6 +23,9 @@ class CollectorConfig:
     max_event_bytes: int = 32 * 1024          # Segment's event limit
     spool_max_bytes: int = 1 << 30            # above this the collector answers 503
     retry_after_s: int = 5
+    whatsapp_app_secret: str = field(default="", repr=False)
+    whatsapp_verify_token: str = field(default="", repr=False)
+    max_webhook_bytes: int = 4 * 1024 * 1024  # Meta batches many changes per call
     generated_token_key: bool = False
 
     @classmethod
@@ -54,5 +57,8 @@ class CollectorConfig:
             max_body_bytes=int(get("max_body_bytes", cls.max_body_bytes)),
             max_event_bytes=int(get("max_event_bytes", cls.max_event_bytes)),
             spool_max_bytes=int(get("spool_max_bytes", cls.spool_max_bytes)),
+            whatsapp_app_secret=get("whatsapp_app_secret", ""),
+            whatsapp_verify_token=get("whatsapp_verify_token", ""),
+            max_webhook_bytes=int(get("max_webhook_bytes", cls.max_webhook_bytes)),
             generated_token_key=generated,
         )

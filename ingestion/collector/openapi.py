@@ -70,7 +70,8 @@ def build() -> dict:
         "openapi": "3.1.0",
         "info": {"title": "journey analytics collector", "version": "1"},
         "components": {"schemas": components,
-                       "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}}},
+                       "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"},
+                                           "segmentWriteKey": {"type": "http", "scheme": "basic"}}},
         "paths": {
             "/v1/events": {"post": {
                 "summary": "One event or a batch, server to server.", "security": api_key,
@@ -86,6 +87,23 @@ def build() -> dict:
                 "summary": "Webview tracker batches; identity from the token, never from the browser.",
                 "requestBody": body("WebviewBatch", "text/plain", "application/json"),
                 "responses": {"200": ok("Accepted"), **ERRORS}}},
+            "/v1/webhooks/whatsapp": {
+                "get": {"summary": "WhatsApp Cloud API verification challenge (hub.mode, hub.verify_token, hub.challenge).",
+                        "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}}
+                                       for n in ("hub.mode", "hub.verify_token", "hub.challenge")],
+                        "responses": {"200": {"description": "The challenge, echoed."},
+                                      "403": {"description": "Verify token mismatch."}}},
+                "post": {"summary": "WhatsApp Cloud API webhook; X-Hub-Signature-256 over the raw body.",
+                         "parameters": [{"name": "X-Hub-Signature-256", "in": "header", "required": True,
+                                         "schema": {"type": "string"}}],
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                         "responses": {"200": ok("Accepted"), **{k: ERRORS[k] for k in ("400", "401", "413", "503")}}}},
+            **{path: {"post": {
+                "summary": f"Segment-compatible {path.rsplit('/', 1)[1]} (HTTP Basic: write key as user name).",
+                "security": [{"segmentWriteKey": []}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {"200": ok("Accepted"), **{k: ERRORS[k] for k in ("400", "401", "413", "503")}}}}
+               for path in ("/v1/batch", "/v1/track", "/v1/identify", "/v1/page")},
             "/healthz": {"get": {"summary": "Process is up.", "responses": plain}},
             "/readyz": {"get": {"summary": "Accepting events (spool below its bound).",
                                 "responses": {**plain, "503": {"description": "Not ready"}}}},

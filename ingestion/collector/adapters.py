@@ -1,0 +1,109 @@
+"""Map other wire formats onto the contract: WhatsApp Cloud API webhooks and
+the Segment tracking API. Pure functions of the decoded payload; the collector
+validates their output like any other event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from ingestion.contract import EVENT_TYPES
+
+
+def _epoch_to_rfc3339(value: Any) -> str | None:
+    try:
+        return datetime.fromtimestamp(int(value), tz=timezone.utc).isoformat()
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def whatsapp_events(payload: Any) -> list[dict]:
+    """Inbound messages become `message.received`; a `sent` status becomes `message.sent`.
+
+    The conversation is the customer's thread with one business number
+    (`wa:<phone_number_id>:<wa_id>`). Delivery and read receipts carry no state
+    change of the contract and are not mapped.
+    """
+    events = []
+    entries = payload.get("entry", []) if isinstance(payload, dict) else []
+    for entry in entries if isinstance(entries, list) else []:
+        for change in entry.get("changes", []) if isinstance(entry, dict) else []:
+            value = change.get("value", {}) if isinstance(change, dict) else {}
+            number = (value.get("metadata") or {}).get("phone_number_id", "unknown")
+            for message in value.get("messages", []) or []:
+                sender = message.get("from")
+                properties = {"message_id": message.get("id")}
+                if isinstance(message.get("text"), dict) and "body" in message["text"]:
+                    properties["text"] = message["text"]["body"]
+                events.append({
+                    "event_id": f"wa:{message.get('id')}",
+                    "type": "message.received",
+                    "occurred_at": _epoch_to_rfc3339(message.get("timestamp")),
+                    "conversation_id": f"wa:{number}:{sender}",
+                    "channel": "whatsapp",
+                    "actor": {"kind": "user"},
+                    "identity": {"channel_user_id": sender},
+                    "properties": properties,
+                })
+            for status in value.get("statuses", []) or []:
+                if status.get("status") != "sent":
+                    continue
+                events.append({
+                    "event_id": f"wa-sent:{status.get('id')}",
+                    "type": "message.sent",
+                    "occurred_at": _epoch_to_rfc3339(status.get("timestamp")),
+                    "conversation_id": f"wa:{number}:{status.get('recipient_id')}",
+                    "channel": "whatsapp",
+                    "actor": {"kind": "system", "id": "whatsapp"},
+                    "identity": {"channel_user_id": status.get("recipient_id")},
+                    "properties": {"message_id": status.get("id")},
+                })
+    return events
+
+
+SEGMENT_PATHS = {"/v1/batch": None, "/v1/track": "track", "/v1/identify": "identify", "/v1/page": "page"}
+
+
+def segment_calls(path: str, payload: Any) -> list[Any]:
+    if SEGMENT_PATHS[path] is None:
+        batch = payload.get("batch") if isinstance(payload, dict) else None
+        return batch if isinstance(batch, list) else []
+    return [{**payload, "type": SEGMENT_PATHS[path]} if isinstance(payload, dict) else payload]
+
+
+def segment_event(call: Any) -> dict:
+    """One Segment call as a contract event.
+
+    `track` calls whose `event` names a contract type keep it (`funnel.step_viewed`, …);
+    `identify` links `userId` and `anonymousId`; `page` opens a webview funnel
+    named by `properties.funnel` (or the page name). The conversation comes
+    from `properties.conversation_id` or `context.conversation_id`.
+    Anything else yields an event the contract refuses, and so a quarantine row.
+    """
+    if not isinstance(call, dict):
+        return {"type": None}
+    kind = call.get("type")
+    properties = dict(call.get("properties") or {})
+    context = call.get("context") or {}
+    identity = {k: v for k, v in (("user_id", call.get("userId")), ("anonymous_id", call.get("anonymousId"))) if v}
+    event = {
+        "event_id": call.get("messageId"),
+        "occurred_at": call.get("timestamp") or call.get("originalTimestamp"),
+        "identity": identity or None,
+        "sent_at": call.get("sentAt"),
+        "conversation_id": properties.pop("conversation_id", None) or context.get("conversation_id"),
+    }
+    if kind == "track":
+        name = call.get("event")
+        event["type"] = name if name in EVENT_TYPES else f"segment:{name}"
+    elif kind == "identify":
+        event["type"] = "identify"
+    elif kind == "page":
+        event["type"] = "webview.opened"
+        event["channel"] = "webview"
+        properties = {"funnel": properties.get("funnel") or call.get("name") or "page"}
+    else:
+        event["type"] = f"segment:{kind}"
+    event["properties"] = properties
+    return {k: v for k, v in event.items() if v is not None}
