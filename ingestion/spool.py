@@ -16,13 +16,14 @@ sealed) by the next `recover_orphans`, which every reader run performs.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 ACTIVE, READY, LOADED = "active", "ready", "loaded"
 SEGMENT_SUFFIX = ".ndjson"
@@ -44,8 +45,8 @@ def _dirs(spool_dir: Path) -> dict[str, Path]:
 
 
 def encode(record: dict[str, Any]) -> bytes:
-    # ensure_ascii keeps every line free of raw control bytes and valid UTF-8.
-    return json.dumps(record, separators=(",", ":"), ensure_ascii=True).encode() + b"\n"
+    # orjson: compact, valid UTF-8, control characters escaped, ~8x json.dumps.
+    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def _truncate_torn_tail(fd: int) -> int:

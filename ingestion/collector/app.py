@@ -11,12 +11,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
+
+import orjson
 
 from ingestion.collector.adapters import SEGMENT_PATHS, segment_calls, segment_event, whatsapp_events
 from ingestion.collector.commit import GroupCommitter, SpoolFull
@@ -99,7 +100,7 @@ class Collector:
         if isinstance(body, tuple):  # (bytes, content type)
             raw, content_type = body
         else:
-            raw, content_type = json.dumps(body).encode(), b"application/json"
+            raw, content_type = orjson.dumps(body), b"application/json"
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", content_type), (b"content-length", str(len(raw)).encode()),
                                 *headers]})
@@ -143,8 +144,13 @@ class Collector:
             return 204, (b"", b"text/plain"), []
         if method == "POST" and path == "/v1/events":
             self._authorize(headers)
-            events = self._events_of(await self._decode(receive, headers))
-            return await self._accept([self._validate(e, i) for i, e in enumerate(events)])
+            body = await self._read_body(receive, headers)
+            events = self._events_of(self._loads(body))
+            # No event can be over the per-event limit when the whole body is not.
+            check_size = len(body) > self.config.max_event_bytes
+            received_at = utc_now_iso()
+            return await self._accept([self._validate(e, i, received_at, check_size)
+                                       for i, e in enumerate(events)])
         if method == "POST" and path == "/v1/handshake":
             self._authorize(headers)
             return self._handshake(await self._decode(receive, headers))
@@ -199,8 +205,8 @@ class Collector:
     @staticmethod
     def _loads(body: bytes) -> Any:
         try:
-            return json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
             raise HTTPError(400, f"malformed JSON: {exc}") from None
 
     def _events_of(self, data: Any) -> list:
@@ -211,13 +217,13 @@ class Collector:
             return events
         return [data]
 
-    def _validate(self, event: Any, index: int, prefix: str = "events") -> dict:
-        if len(json.dumps(event)) > self.config.max_event_bytes:
-            raise HTTPError(413, f"{prefix}[{index}]: event over {self.config.max_event_bytes} bytes")
+    def _validate(self, event: Any, index: int, received_at: str, check_size: bool = True) -> dict:
+        if check_size and len(orjson.dumps(event)) > self.config.max_event_bytes:
+            raise HTTPError(413, f"events[{index}]: event over {self.config.max_event_bytes} bytes")
         try:
-            return self.edge.accept(event, utc_now_iso())
+            return self.edge.accept(event, received_at)
         except InvalidEvent as exc:
-            raise HTTPError(422, "invalid event", [f"{prefix}[{index}].{p}" for p in exc.problems]) from None
+            raise HTTPError(422, "invalid event", [f"events[{index}].{p}" for p in exc.problems]) from None
 
     async def _accept(self, records: list[dict], quarantined: int = 0):
         payload = b"".join(encode(r) for r in records)
@@ -296,12 +302,12 @@ class Collector:
                 claims = self.config.token_keys.verify(str(data["token"]))
             except TokenError as exc:
                 raise HTTPError(401, f"handshake token refused: {exc}") from None
-        records = []
+        records, received_at = [], utc_now_iso()
         for i, event in enumerate(data["events"]):
             if not isinstance(event, dict) or event.get("type") not in WEBVIEW_TYPES:
                 raise HTTPError(422, "invalid event", [f"events[{i}].type: webview events only "
                                                        f"({', '.join(sorted(WEBVIEW_TYPES))})"])
-            records.append(self._validate(self._stamp(event, claims), i))
+            records.append(self._validate(self._stamp(event, claims), i, received_at))
         return await self._accept(records)
 
     @staticmethod

@@ -1,0 +1,138 @@
+"""Collector throughput with durable acknowledgement, measured with wrk on loopback.
+
+Starts, one at a time and pinned to core 0 (wrk runs on core 1):
+  collector  `python -m ingestion.collector` (uvicorn, one worker): auth, validation,
+             pseudonymisation, group commit with fsync before every 2xx
+  bare       `benchmarks/bare_asgi.py` on the same uvicorn: appends the body, no checks, no fsync
+
+and drives each with single-event requests and 100-event batches.
+Prints requests/s, events/s, p99 latency and the collector/bare ratio.
+
+Usage: .venv/bin/python benchmarks/collector_throughput.py [--seconds 10] [--connections 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def event(i: int) -> dict:
+    return {"event_id": f"bench-{i}", "type": "message.received", "occurred_at": "2026-11-02T09:00:00.000+00:00",
+            "conversation_id": f"conv-{i % 1000}", "channel": "whatsapp", "actor": {"kind": "user"},
+            "identity": {"channel_user_id": f"+3160000{i % 1000:04d}"},
+            "attributes": {"department": "billing", "query_nature": "refund"}, "properties": {"message_id": f"m{i}"}}
+
+
+def check_accepted(url: str, body: bytes, api_key: str) -> None:
+    """Fail loudly if the benchmark request is not what the server accepts."""
+    request = urllib.request.Request(url, data=body, headers={"Authorization": f"Bearer {api_key}",
+                                                              "Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def lua_script(path: Path, body: bytes, api_key: str) -> Path:
+    path.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {api_key}"\n'
+        f"wrk.body = {json.dumps(body.decode())}\n")
+    return path
+
+
+def start(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(["taskset", "-c", "0", *cmd], env=env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{cmd} did not start")
+
+
+def wrk(url: str, script: Path, seconds: int, connections: int) -> tuple[float, float]:
+    out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+                          "-s", str(script), url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    p99_ms = float(p99.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"{non2xx.group(1)} non-2xx responses:\n{out}")
+    return rps, p99_ms
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk not found: apt-get install wrk")
+
+    work = Path(tempfile.mkdtemp(prefix="journey-collector-bench-"))
+    api_key = secrets.token_urlsafe(24)
+    bodies = {"single": json.dumps(event(1)).encode(),
+              "batch100": json.dumps({"events": [event(i) for i in range(100)]}).encode()}
+    scripts = {shape: lua_script(work / f"{shape}.lua", body, api_key) for shape, body in bodies.items()}
+    events_per_request = {"single": 1, "batch100": 100}
+    servers = {
+        "collector": [sys.executable, "-m", "ingestion.collector", "--port", "{port}"],
+        "bare": [sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), "bare_asgi:app", "--port", "{port}",
+                 "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+    }
+    results: dict[tuple[str, str], tuple[float, float]] = {}
+    try:
+        for name, template in servers.items():
+            for shape, script in scripts.items():
+                port = free_port()
+                home = work / f"{name}-{shape}"
+                env = {**os.environ, "JOURNEY_HOME": str(home), "JOURNEY_API_KEYS": api_key,
+                       "JOURNEY_HASH_KEY": secrets.token_hex(32), "BARE_ASGI_FILE": str(work / f"{name}-{shape}.out"),
+                       "JOURNEY_SPOOL_MAX_BYTES": str(64 << 30)}
+                proc = start([part.format(port=port) for part in template], env, port)
+                try:
+                    url = f"http://127.0.0.1:{port}/v1/events"
+                    check_accepted(url, bodies[shape], api_key)
+                    wrk(url, script, 2, args.connections)  # warm-up
+                    results[(name, shape)] = wrk(url, script, args.seconds, args.connections)
+                finally:
+                    proc.terminate()
+                    proc.wait(timeout=30)
+        print(f"wrk -t1 -c{args.connections} -d{args.seconds}s, server on core 0, wrk on core 1")
+        print(f"{'server':<10} {'request':<9} {'req/s':>10} {'events/s':>11} {'p99 ms':>8}")
+        for (name, shape), (rps, p99) in results.items():
+            print(f"{name:<10} {shape:<9} {rps:>10,.0f} {rps * events_per_request[shape]:>11,.0f} {p99:>8.1f}")
+        for shape in scripts:
+            ratio = results[("collector", shape)][0] / results[("bare", shape)][0]
+            print(f"collector / bare, {shape}: {ratio:.2f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
