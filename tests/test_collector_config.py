@@ -1,0 +1,34 @@
+import pytest
+
+from ingestion.collector.config import CollectorConfig
+from ingestion.collector.tokens import TokenError, TokenKeys
+
+
+def test_file_values_and_environment_precedence(tmp_path):
+    path = tmp_path / "collector.toml"
+    path.write_text('api_keys = ["from-file"]\ncors_origins = ["https://a.example"]\n'
+                    'token_keys = ["k9:' + "s" * 40 + '"]\nspool_max_bytes = 1234\n')
+    config = CollectorConfig.load({"JOURNEY_COLLECTOR_CONFIG": str(path), "JOURNEY_API_KEYS": "env-1,env-2"})
+    assert config.api_keys == ("env-1", "env-2")            # the environment wins
+    assert config.cors_origins == frozenset({"https://a.example"})
+    assert config.spool_max_bytes == 1234
+    assert list(config.token_keys.keys) == ["k9"] and not config.generated_token_key
+    assert "env-1" not in repr(config) and "s" * 40 not in repr(config)  # secrets stay out of logs
+
+
+def test_short_or_malformed_token_keys_are_refused():
+    with pytest.raises(ValueError, match="shorter than 32 bytes"):
+        TokenKeys.parse("k1:short")
+    with pytest.raises(ValueError, match="kid:secret"):
+        TokenKeys.parse("no-separator-" + "x" * 40)
+
+
+def test_key_rotation_old_tokens_verify_new_key_signs():
+    old = TokenKeys.parse("old:" + "o" * 40)
+    token, _ = old.issue({"cid": "c1", "sub": "h:1"})
+    rotated = TokenKeys.parse("new:" + "n" * 40 + ",old:" + "o" * 40)
+    assert rotated.verify(token)["cid"] == "c1"
+    fresh, _ = rotated.issue({"cid": "c2", "sub": "h:2"})
+    assert rotated.verify(fresh)["cid"] == "c2"
+    with pytest.raises(TokenError, match="unknown key id"):
+        old.verify(fresh)
