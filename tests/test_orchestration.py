@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from ingestion.importer import import_files
 from ingestion.simulator import simulate, write_ndjson
 from orchestration.defs.dbt.cli_args import DbtRunConfig, dbt_build_args
 from orchestration.runner import DAGSTER_YAML
+from tests.collector_server import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -88,15 +88,9 @@ def test_dagster_asset_materialize_builds_everything(settings, tmp_path):
     assert sessions == len(sim.sessions)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_dagster_dev_serves_the_asset_graph(tmp_path):
     """`dagster dev -w workspace.yaml` starts and its GraphQL API lists our assets."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml",
          "-h", "127.0.0.1", "-p", str(port)],
