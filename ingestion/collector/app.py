@@ -166,7 +166,10 @@ class Collector:
             status, result, extra = await self._accept_mapped([segment_event(c) for c in calls], "segment")
             return status, {"success": True, **result}, extra
         if method == "POST" and path == "/v1/webview/events":
-            if origin and origin not in self.config.cors_origins:
+            # Browsers send Origin on same-origin POSTs too: the collector's own
+            # pages (the sample webview) are always allowed.
+            own = f"{scope.get('scheme', 'http')}://{headers.get(b'host', b'').decode('latin-1')}"
+            if origin and origin != own and origin not in self.config.cors_origins:
                 raise HTTPError(403, "origin not allowed")
             return await self._webview(await self._decode(receive, headers))
         raise HTTPError(404 if method in ("GET", "POST", "OPTIONS") else 405, "no such route")
