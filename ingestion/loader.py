@@ -163,7 +163,7 @@ def read_segments(segments: Sequence[Path], warehouse: Path | None = None) -> Ba
         _parse(con, segments)
         seen = "select null::varchar as event_id where false"
         if warehouse is not None and warehouse.exists():
-            con.execute(f"attach '{warehouse}' as wh (read_only)")
+            con.execute("attach '" + str(warehouse).replace("'", "''") + "' as wh (read_only)")
             has_table = con.sql(
                 "select count(*) from duckdb_tables() where database_name = 'wh' "
                 "and schema_name = $s and table_name = 'events'", params={"s": RAW_DATASET}).fetchall()[0][0]

@@ -49,6 +49,9 @@ def test_health_readiness_and_metrics(collector):
     accepted = next(float(line.split()[-1]) for line in metrics.splitlines()
                     if line.startswith("journey_events_accepted_total"))
     assert accepted >= 1
+    collector.post("/v1/events", b"{oops")
+    metrics = request("GET", collector.url + "/metrics").body.decode()
+    assert 'journey_requests_rejected_total{status="400",reason="malformed_json"}' in metrics
 
 
 def test_single_and_batch_events_are_acknowledged(collector):

@@ -352,7 +352,8 @@ class Collector:
             f"journey_events_accepted_total {self.accepted}",
             "# HELP journey_requests_rejected_total Requests refused, by HTTP status.",
             "# TYPE journey_requests_rejected_total counter",
-            *(f'journey_requests_rejected_total{{status="{s}"}} {n}' for s, n in sorted(self.rejected.items())),
+            *(f'journey_requests_rejected_total{{status="{s}",reason="{REJECT_REASONS.get(s, "other")}"}} {n}'
+              for s, n in sorted(self.rejected.items())),
             "# HELP journey_spool_bytes Bytes in open and sealed, not yet loaded, spool segments.",
             "# TYPE journey_spool_bytes gauge",
             f"journey_spool_bytes {committer.spool_bytes if committer else 0}",
@@ -367,6 +368,8 @@ class Collector:
 
 
 WHATSAPP_PATH = "/v1/webhooks/whatsapp"
+REJECT_REASONS = {"400": "malformed_json", "401": "unauthorized", "403": "forbidden", "404": "no_route",
+                  "405": "method", "413": "too_large", "422": "invalid_event", "503": "spool_unavailable"}
 FSYNC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
