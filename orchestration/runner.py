@@ -17,14 +17,8 @@ import dagster as dg
 
 from ingestion.settings import Settings
 
-DAGSTER_YAML = """\
-# Written by journey: one run at a time may hold the DuckDB file.
-concurrency:
-  pools:
-    default_limit: 1
-telemetry:
-  enabled: false
-"""
+# The repository's instance settings (the DuckDB pool limit), copied into DAGSTER_HOME.
+DAGSTER_YAML = (Path(__file__).resolve().parents[1] / "dagster.yaml").read_text()
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
