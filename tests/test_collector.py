@@ -49,6 +49,9 @@ def test_health_readiness_and_metrics(collector):
     accepted = next(float(line.split()[-1]) for line in metrics.splitlines()
                     if line.startswith("journey_events_accepted_total"))
     assert accepted >= 1
+    fsyncs = next(float(line.split()[-1]) for line in metrics.splitlines()
+                  if line.startswith("journey_fsync_seconds_count"))
+    assert fsyncs >= 1  # every acknowledgement went through a group commit
     collector.post("/v1/events", b"{oops")
     metrics = request("GET", collector.url + "/metrics").body.decode()
     assert 'journey_requests_rejected_total{status="400",reason="malformed_json"}' in metrics

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlencode
 import orjson
 
 from ingestion.collector.adapters import SEGMENT_PATHS, segment_calls, segment_event, whatsapp_events
-from ingestion.collector.commit import GroupCommitter, SpoolFull
+from ingestion.collector.commit import FsyncHistogram, GroupCommitter, SpoolFull
 from ingestion.collector.config import CollectorConfig
 from ingestion.collector.openapi import OPENAPI_PATH
 from ingestion.collector.tokens import TokenError
@@ -54,9 +54,6 @@ class Collector:
         self.committer: GroupCommitter | None = None
         self.accepted = 0
         self.rejected: Counter[str] = Counter()
-        self.fsync_sum = 0.0
-        self.fsync_count = 0
-        self.fsync_buckets = Counter()
 
     # --- ASGI plumbing -------------------------------------------------------
 
@@ -338,14 +335,7 @@ class Collector:
 
     def _metrics(self) -> str:
         committer = self.committer
-        if committer is not None:
-            samples, committer.fsync_seconds = committer.fsync_seconds, []
-            for seconds in samples:
-                self.fsync_sum += seconds
-                self.fsync_count += 1
-                for bound in FSYNC_BUCKETS:
-                    if seconds <= bound:
-                        self.fsync_buckets[bound] += 1
+        fsync = committer.fsync if committer else FsyncHistogram()
         lines = [
             "# HELP journey_events_accepted_total Events made durable and acknowledged.",
             "# TYPE journey_events_accepted_total counter",
@@ -359,10 +349,10 @@ class Collector:
             f"journey_spool_bytes {committer.spool_bytes if committer else 0}",
             "# HELP journey_fsync_seconds Time of one group commit (write + fsync).",
             "# TYPE journey_fsync_seconds histogram",
-            *(f'journey_fsync_seconds_bucket{{le="{b}"}} {self.fsync_buckets[b]}' for b in FSYNC_BUCKETS),
-            f'journey_fsync_seconds_bucket{{le="+Inf"}} {self.fsync_count}',
-            f"journey_fsync_seconds_sum {self.fsync_sum:.6f}",
-            f"journey_fsync_seconds_count {self.fsync_count}",
+            *(f'journey_fsync_seconds_bucket{{le="{b}"}} {n}' for b, n in zip(fsync.BOUNDS, fsync.buckets)),
+            f'journey_fsync_seconds_bucket{{le="+Inf"}} {fsync.count}',
+            f"journey_fsync_seconds_sum {fsync.sum:.6f}",
+            f"journey_fsync_seconds_count {fsync.count}",
         ]
         return "\n".join(lines) + "\n"
 
@@ -370,7 +360,6 @@ class Collector:
 WHATSAPP_PATH = "/v1/webhooks/whatsapp"
 REJECT_REASONS = {"400": "malformed_json", "401": "unauthorized", "403": "forbidden", "404": "no_route",
                   "405": "method", "413": "too_large", "422": "invalid_event", "503": "spool_unavailable"}
-FSYNC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
 def create_app(settings: Settings | None = None, config: CollectorConfig | None = None) -> Collector:

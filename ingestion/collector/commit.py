@@ -17,6 +17,24 @@ from pathlib import Path
 from ingestion.spool import ACTIVE, READY, SpoolWriter
 
 
+class FsyncHistogram:
+    """Cumulative Prometheus histogram of group-commit (write + fsync) seconds."""
+
+    BOUNDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+    def __init__(self) -> None:
+        self.buckets = [0] * len(self.BOUNDS)
+        self.count = 0
+        self.sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.count += 1
+        self.sum += seconds
+        for i, bound in enumerate(self.BOUNDS):
+            if seconds <= bound:
+                self.buckets[i] += 1
+
+
 class SpoolFull(Exception):
     """The configured spool bound would be exceeded."""
 
@@ -28,7 +46,7 @@ class GroupCommitter:
         self.max_bytes = max_bytes
         self.seal_age_s = seal_age_s
         self.spool_bytes = 0
-        self.fsync_seconds: list[float] = []  # drained by the metrics endpoint
+        self.fsync = FsyncHistogram()
         self._pending: list[tuple[bytes, asyncio.Future]] = []
         self._pending_bytes = 0
         self._wake = asyncio.Event()
@@ -72,7 +90,7 @@ class GroupCommitter:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            self.fsync_seconds.append(time.perf_counter() - started)
+            self.fsync.observe(time.perf_counter() - started)
             self.spool_bytes += len(data)
             for _, future in batch:
                 if not future.done():
