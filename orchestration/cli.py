@@ -1,4 +1,4 @@
-"""The `journey` command (SPEC 5): demo, import, run."""
+"""The `journey` command (SPEC 5): demo, import, run, collect."""
 
 from __future__ import annotations
 
