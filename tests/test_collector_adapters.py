@@ -107,3 +107,26 @@ def test_segment_sdk_track_and_identify_land_in_raw(collector):
     assert all(json.loads(r[2])["channel_user_id"] == expected_user for r in whatsapp)
     assert all(r[1] == "wa:pn1:31612345678" for r in whatsapp)
     assert "parcel" not in whatsapp[1][3]
+
+
+@pytest.mark.parametrize("payload", [
+    {"entry": [{"changes": [{"value": ["not", "an", "object"]}]}]},
+    {"entry": [{"changes": [{"value": {"metadata": "x", "messages": ["str", 5, {"text": "flat"}],
+                                       "statuses": [None]}}]}]},
+    {"entry": "nope"},
+])
+def test_odd_whatsapp_shapes_are_quarantined_not_crashes(tmp_path, payload):
+    server = CollectorProcess(tmp_path, env_extra={"JOURNEY_WHATSAPP_APP_SECRET": APP_SECRET}).start()
+    try:
+        body = json.dumps(payload).encode()
+        response = server.post("/v1/webhooks/whatsapp", body, key=None, headers=_signed(body))
+        odd_segment = server.post("/v1/batch", {"batch": [{"type": "track", "event": "x", "properties": [1],
+                                                           "context": "c"}, "not-a-call"]})
+        odd_webview = server.post("/v1/webview/events", {"events": [
+            {"event_id": "o1", "type": "webview.opened", "occurred_at": "2026-11-02T09:00:00Z",
+             "identity": "not-an-object", "properties": {"funnel": "f"}}]}, key=None)
+    finally:
+        server.kill()
+    assert response.status == 200 and response.json()["accepted"] == 0
+    assert odd_segment.status == 200 and odd_segment.json()["quarantined"] == 2
+    assert odd_webview.status == 200

@@ -11,6 +11,15 @@ from typing import Any
 from ingestion.contract import EVENT_TYPES
 
 
+def as_dict(value: Any) -> dict:
+    """Foreign payloads are untrusted in shape: anything not an object reads as empty."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _epoch_to_rfc3339(value: Any) -> str | None:
     try:
         return datetime.fromtimestamp(int(value), tz=timezone.utc).isoformat()
@@ -26,15 +35,14 @@ def whatsapp_events(payload: Any) -> list[dict]:
     change of the contract and are not mapped.
     """
     events = []
-    entries = payload.get("entry", []) if isinstance(payload, dict) else []
-    for entry in entries if isinstance(entries, list) else []:
-        for change in entry.get("changes", []) if isinstance(entry, dict) else []:
-            value = change.get("value", {}) if isinstance(change, dict) else {}
-            number = (value.get("metadata") or {}).get("phone_number_id", "unknown")
-            for message in value.get("messages", []) or []:
+    for entry in as_list(as_dict(payload).get("entry")):
+        for change in as_list(as_dict(entry).get("changes")):
+            value = as_dict(as_dict(change).get("value"))
+            number = as_dict(value.get("metadata")).get("phone_number_id", "unknown")
+            for message in map(as_dict, as_list(value.get("messages"))):
                 sender = message.get("from")
                 properties = {"message_id": message.get("id")}
-                if isinstance(message.get("text"), dict) and "body" in message["text"]:
+                if "body" in as_dict(message.get("text")):
                     properties["text"] = message["text"]["body"]
                 events.append({
                     "event_id": f"wa:{message.get('id')}",
@@ -46,7 +54,7 @@ def whatsapp_events(payload: Any) -> list[dict]:
                     "identity": {"channel_user_id": sender},
                     "properties": properties,
                 })
-            for status in value.get("statuses", []) or []:
+            for status in map(as_dict, as_list(value.get("statuses"))):
                 if status.get("status") != "sent":
                     continue
                 events.append({
@@ -67,8 +75,7 @@ SEGMENT_PATHS = {"/v1/batch": None, "/v1/track": "track", "/v1/identify": "ident
 
 def segment_calls(path: str, payload: Any) -> list[Any]:
     if SEGMENT_PATHS[path] is None:
-        batch = payload.get("batch") if isinstance(payload, dict) else None
-        return batch if isinstance(batch, list) else []
+        return as_list(as_dict(payload).get("batch"))
     return [{**payload, "type": SEGMENT_PATHS[path]} if isinstance(payload, dict) else payload]
 
 
@@ -84,8 +91,8 @@ def segment_event(call: Any) -> dict:
     if not isinstance(call, dict):
         return {"type": None}
     kind = call.get("type")
-    properties = dict(call.get("properties") or {})
-    context = call.get("context") or {}
+    properties = dict(as_dict(call.get("properties")))
+    context = as_dict(call.get("context"))
     identity = {k: v for k, v in (("user_id", call.get("userId")), ("anonymous_id", call.get("anonymousId"))) if v}
     event = {
         "event_id": call.get("messageId"),

@@ -19,7 +19,13 @@ from urllib.parse import parse_qs, urlencode
 
 import orjson
 
-from ingestion.collector.adapters import SEGMENT_PATHS, segment_calls, segment_event, whatsapp_events
+from ingestion.collector.adapters import (
+    SEGMENT_PATHS,
+    as_dict,
+    segment_calls,
+    segment_event,
+    whatsapp_events,
+)
 from ingestion.collector.commit import FsyncHistogram, GroupCommitter, SpoolFull
 from ingestion.collector.config import CollectorConfig
 from ingestion.collector.openapi import OPENAPI_PATH
@@ -230,16 +236,18 @@ class Collector:
         try:
             await self.committer.commit(payload)
         except SpoolFull:
-            raise HTTPError(503, "spool full, retry later",
-                            headers=[(b"retry-after", str(self.config.retry_after_s).encode())]) from None
+            raise HTTPError(503, "spool full, retry later", headers=self._retry_after()) from None
         except OSError as exc:
             log.error("spool write failed, nothing acknowledged: %s", exc)
-            raise HTTPError(503, "spool unavailable, retry later",
-                            headers=[(b"retry-after", str(self.config.retry_after_s).encode())]) from None
+            raise HTTPError(503, "spool unavailable, retry later", headers=self._retry_after()) from None
         self.accepted += len(records) - quarantined
+        result = {"accepted": len(records) - quarantined}
         if quarantined:
-            return 200, {"accepted": len(records) - quarantined, "quarantined": quarantined}, []
-        return 200, {"accepted": len(records)}, []
+            result["quarantined"] = quarantined
+        return 200, result, []
+
+    def _retry_after(self) -> list[tuple[bytes, bytes]]:
+        return [(b"retry-after", str(self.config.retry_after_s).encode())]
 
     async def _accept_mapped(self, events: list[dict], source: str):
         """Events translated from another format: the ones the contract refuses
@@ -313,7 +321,7 @@ class Collector:
     @staticmethod
     def _stamp(event: dict, claims: dict | None) -> dict:
         """Identity comes from the verified token only; a browser cannot claim a conversation."""
-        identity = {k: v for k, v in (event.get("identity") or {}).items() if k == "anonymous_id"}
+        identity = {k: v for k, v in as_dict(event.get("identity")).items() if k == "anonymous_id"}
         event = {k: v for k, v in event.items() if k not in ("conversation_id", "identity")}
         event["channel"] = "webview"
         if claims is not None:
@@ -330,7 +338,7 @@ class Collector:
         if committer is None:
             return 503, {"status": "starting"}, []
         if committer.spool_bytes >= self.config.spool_max_bytes:
-            return 503, {"status": "spool full"}, [(b"retry-after", str(self.config.retry_after_s).encode())]
+            return 503, {"status": "spool full"}, self._retry_after()
         return 200, {"status": "ready", "spool_bytes": committer.spool_bytes}, []
 
     def _metrics(self) -> str:
