@@ -1,46 +1,8 @@
 """The one Dagster entry point: `dagster dev -w workspace.yaml` loads `defs`."""
 
-from __future__ import annotations
-
-import os
-
-import dagster as dg
-from dagster_dbt import DbtCliResource
-from dagster_dlt import DagsterDltResource
-
 from ingestion.settings import Settings
-from orchestration.defs.dbt.assets import build_dbt_assets
-from orchestration.defs.dbt.project import DBT_EXECUTABLE, dbt_project
-from orchestration.defs.dlt.assets import build_spool_assets
+from orchestration.defs.build import LOAD_AND_TRANSFORM, build_definitions
 
-LOAD_AND_TRANSFORM = "load_and_transform"
-
-
-def build_definitions(settings: Settings) -> dg.Definitions:
-    # dbt's profile and every subprocess read the same absolute warehouse path.
-    os.environ["JOURNEY_WAREHOUSE"] = str(settings.warehouse)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    load_and_transform = dg.define_asset_job(
-        LOAD_AND_TRANSFORM,
-        selection=dg.AssetSelection.all(),
-        description="Load sealed spool segments, then build every dbt model and run its tests.",
-    )
-    return dg.Definitions(
-        assets=[build_spool_assets(settings), build_dbt_assets(settings)],
-        jobs=[load_and_transform],
-        schedules=[
-            dg.ScheduleDefinition(
-                name="hourly_load_and_transform",
-                job=load_and_transform,
-                cron_schedule="0 * * * *",
-                description="Fallback: load and transform every hour even if no sensor fired.",
-            )
-        ],
-        resources={
-            "dlt": DagsterDltResource(),
-            "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=DBT_EXECUTABLE),
-        },
-    )
-
+__all__ = ["LOAD_AND_TRANSFORM", "build_definitions", "defs"]
 
 defs = build_definitions(Settings.from_env())

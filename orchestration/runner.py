@@ -46,7 +46,7 @@ class RunSummary:
 def run_load_and_transform(settings: Settings, full_refresh: bool = False,
                            progress: Callable[[str], None] | None = None) -> RunSummary:
     ensure_dagster_home(settings)
-    from orchestration.definitions import LOAD_AND_TRANSFORM, build_definitions
+    from orchestration.defs.build import LOAD_AND_TRANSFORM, build_definitions
 
     defs = build_definitions(settings)
     job = defs.resolve_job_def(LOAD_AND_TRANSFORM)

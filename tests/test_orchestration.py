@@ -37,7 +37,7 @@ def test_dbt_build_args(config, default_ttl, expected):
 
 
 def test_definitions_load_with_every_layer(settings):
-    from orchestration.definitions import build_definitions
+    from orchestration.defs.build import build_definitions
 
     defs = build_definitions(settings)
     dg.Definitions.validate_loadable(defs)
