@@ -112,7 +112,6 @@ EVENTS_SCHEMA = pa.schema([
 class Batch:
     events: pa.Table
     quarantine: pa.Table
-    lines: int
 
 
 def _cleaned_copies(segments: Sequence[Path], work_dir: Path) -> list[Path]:
@@ -211,8 +210,7 @@ def read_segments(segments: Sequence[Path], warehouse: Path | None = None) -> Ba
                 where reason is not null
             )
         """).to_arrow_table()
-        lines = con.sql("select count(*) from parsed").fetchall()[0][0]
-        return Batch(events, quarantine, lines)
+        return Batch(events, quarantine)
     finally:
         con.close()
 
