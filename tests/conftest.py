@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,3 +34,14 @@ def event(event_id: str, type_: str, at: str, conversation: str | None = "c1", *
 def write_lines(path: Path, records: list) -> Path:
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records))
     return path
+
+
+def run_journey(home: Path, hash_key: str, *args: str) -> str:
+    """The real `journey` command in a subprocess, on its own home; asserts it succeeded."""
+    env = {**os.environ, "JOURNEY_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
+           "JOURNEY_HASH_KEY": hash_key}
+    env.pop("JOURNEY_WAREHOUSE", None)
+    proc = subprocess.run([sys.executable, "-m", "orchestration.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return proc.stdout

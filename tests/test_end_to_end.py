@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +12,7 @@ import pytest
 
 from ingestion.settings import Settings
 from ingestion.simulator import simulate, write_ndjson
+from tests.conftest import run_journey
 from tests.ground_truth import session_mismatches
 
 DAYS, PER_DAY, SEED = 3, 120, 11
@@ -30,13 +28,7 @@ def sim():
 
 
 def journey(home: Path, *args: str) -> str:
-    env = {**os.environ, "JOURNEY_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
-           "JOURNEY_HASH_KEY": HASH_KEY}
-    env.pop("JOURNEY_WAREHOUSE", None)
-    proc = subprocess.run([sys.executable, "-m", "orchestration.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return proc.stdout
+    return run_journey(home, HASH_KEY, *args)
 
 
 def _read(path: Path) -> list[dict]:

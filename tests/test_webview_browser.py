@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,6 +22,7 @@ import pytest
 from ingestion.privacy import pseudonymize
 from ingestion.settings import Settings
 from tests.collector_server import CollectorProcess, request
+from tests.conftest import run_journey
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -74,16 +73,6 @@ def _wait_accepted(server: CollectorProcess, expected: int, seconds: float = 15)
     while (seen := _accepted(server)) < expected:
         assert time.monotonic() < deadline, f"collector accepted {seen} events, expected {expected}"
         time.sleep(0.1)
-
-
-def _journey_run(server: CollectorProcess) -> str:
-    env = {**os.environ, "JOURNEY_HOME": str(server.home), "DAGSTER_HOME": str(server.home / "dagster"),
-           "JOURNEY_HASH_KEY": server.hash_key}
-    env.pop("JOURNEY_WAREHOUSE", None)
-    proc = subprocess.run([sys.executable, "-m", "orchestration.cli", "run"], env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return proc.stdout
 
 
 def _drive_browser(executable: str, url: str, server: CollectorProcess) -> None:
@@ -143,7 +132,7 @@ def test_browser_journey_reaches_the_marts(chromium_path, collector):
     assert collector.proc.returncode in (0, -signal.SIGTERM), log[-3000:]
     assert "Application shutdown complete" in log, log[-3000:]
 
-    out = _journey_run(collector)
+    out = run_journey(collector.home, collector.hash_key, "run")
     assert "succeeded" in out
 
     hashed = pseudonymize(PHONE, collector.hash_key.encode())
