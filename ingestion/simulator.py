@@ -1,11 +1,21 @@
 """Seeded journey simulator: wire-format events plus the ground truth behind them.
 
 `simulate()` plays out customer journeys (chat -> webview -> human agents) on
-one timeline per conversation and, while doing so, records the truth of every
-session from its own timeline variables: when it entered and left
-`pending_agent`, when it was resolved, who answered first, and so on. The
-truth is *not* re-derived from the emitted events, so the pipeline (which does
-derive everything from events, by SPEC 3.4 and 4) can be checked against it.
+one timeline per conversation and, while doing so, records what it did in its
+own terms: the stage visits it walked through, whom it assigned, which messages
+it sent when, which funnel steps the user viewed, which identifiers it put side
+by side. The truth of every mart of SPEC 4 (and `dim_users`, `mart_ghost_rate`)
+is computed from those records as of the watermark, *not* re-derived from the
+emitted events, so the pipeline (which derives everything from events, by SPEC
+3.4 and 4) can be checked against it.
+
+Identity: a person chats from one phone (about 3 % of them later from a second
+one, on another channel); webview journeys carry the chat's phone and the
+browser's anonymous id (some persons come back on a second browser); logins
+(`identify`) tie a user id to a phone (both phones of a two-phone person) and
+sometimes to a browser; a few webview visits come without a token, with only an
+anonymous id. The persons of the truth are what the data can know: connected
+components of the identifiers the simulator emitted together.
 
 Delivery faults are layered on top of the distinct events: duplicates (same
 event_id and content, possibly another `sent_at`), local and global shuffling,
@@ -28,12 +38,13 @@ import argparse
 import json
 import math
 import random
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
-__all__ = ["Simulation", "simulate", "write_ndjson"]
+__all__ = ["MART_COLUMNS", "Simulation", "simulate", "write_ndjson"]
 
 UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -81,14 +92,50 @@ LATE_MAX_MS = 6 * _HOUR
 DUPLICATE_SHARE = 0.10
 LATE_SHARE = 0.03
 
+RETURN_SHARE = 0.18          # conversations opened by a person seen before
+SECOND_PHONE_SHARE = 0.14    # of returns of a one-phone person: about 3 % of persons end with two phones
+NEW_BROWSER_SHARE = 0.4      # of a one-browser person's later webview journeys
+LOGIN_SHARE = 0.10           # of token-less visitors on a fresh browser who log in on the site
+
+VALID_TRANSITIONS = {                                   # SPEC 3.3
+    "inbound_queue": ("bot_active", "pending_agent", "resolved", "expired"),
+    "bot_active": ("pending_agent", "resolved", "expired"),
+    "pending_agent": ("human_active", "bot_active", "resolved", "expired"),
+    "human_active": ("pending_agent", "resolved", "expired"),
+}
+TERMINAL_STATES = ("resolved", "expired")
+UNASSIGNED = "unassigned"
+
+# The marts of SPEC 4 besides fct_sessions, fct_state_transitions and dim_users, with
+# mart_ghost_rate of docs/decisions.md: the columns of each truth row, in contract order.
+MART_COLUMNS = {
+    "mart_friction": ("funnel", "step_index", "step", "sessions_reached", "sessions_advanced",
+                      "dropoffs", "escalations", "dropoff_rate", "escalation_rate",
+                      "median_time_on_step_s"),
+    "mart_agent_performance": ("agent_id", "team", "department", "query_nature", "sessions_handled",
+                               "sessions_resolved", "resolution_rate", "median_first_response_s",
+                               "p90_first_response_s", "median_response_s", "handle_time_s",
+                               "avg_csat"),
+    "mart_queue_dynamics": ("day", "team", "queued", "median_unassigned_s", "p90_unassigned_s",
+                            "abandoned_in_queue"),
+    "mart_handovers": ("from_team", "to_team", "handovers", "median_handover_latency_s"),
+    "mart_operational_heatmap": ("iso_weekday", "hour", "sessions_started", "escalations",
+                                 "messages_received", "median_queue_wait_s"),
+    "mart_active_sessions": ("hour_start", "active_sessions"),
+    "mart_ghost_rate": ("day", "webview_events", "unlinked_events", "ghost_rate"),
+}
+
 
 @dataclass
 class Simulation:
     events: list[dict]        # delivery order: duplicates included, shuffled/late
     batches: list[int]        # delivery batch of each delivered copy (same length as events)
-    sessions: list[dict]      # ground truth, one dict per session
+    sessions: list[dict]      # fct_sessions truth, one dict per session, plus channel_user_id and person
     watermark: datetime       # max occurred_at over all distinct events (UTC aware)
     n_unique_events: int      # number of distinct event_ids
+    persons: list[dict]       # one per identity component: phones, user_ids, anonymous_ids, seen span, sessions
+    visits: list[dict]        # fct_state_transitions truth, one dict per stage visit
+    marts: dict[str, list[dict]]   # MART_COLUMNS name -> rows, in the order of the mart's grain
 
     def batch(self, index: int) -> list[dict]:
         """The delivered copies of one batch, in delivery order."""
@@ -99,31 +146,89 @@ class _Stop(Exception):
     """The conversation ran past the end of the simulated period."""
 
 
+class _Person:
+    """Someone who chats: their phones, the browsers (anonymous ids) their journeys run in."""
+
+    __slots__ = ("phones", "anons", "channel", "user_id", "webviews")
+
+    def __init__(self, phone, anon, channel):
+        self.phones, self.anons, self.channel = [phone], [anon], channel
+        self.user_id = None
+        self.webviews = 0
+
+
+class _Journey:
+    """One webview journey: views (ms, step_index) in order, completion ms, escalated step_index."""
+
+    __slots__ = ("funnel", "views", "completed", "escalated")
+
+    def __init__(self, funnel):
+        self.funnel = funnel
+        self.views = []
+        self.completed = self.escalated = None
+
+
 class _Session:
-    __slots__ = ("sid", "cid", "phone", "channel", "started", "last", "state", "pend_enter",
-                 "first_pend", "queue_total", "first_wait", "escalated", "human", "afr",
-                 "handovers", "webview", "completed", "csat", "dept", "qn", "resolved")
+    """What the simulator did in one session, each list in time order."""
+
+    __slots__ = ("sid", "cid", "phone", "channel", "started", "last", "visits", "received",
+                 "replies", "assigns", "transfers", "journeys", "csat", "dept", "qn")
 
     def __init__(self, sid, cid, phone, channel, t):
         self.sid, self.cid, self.phone, self.channel = sid, cid, phone, channel
         self.started = self.last = t
-        self.state = "inbound_queue"
-        self.pend_enter = self.first_pend = self.first_wait = self.afr = None
-        self.queue_total = 0
-        self.escalated = self.human = self.webview = self.completed = False
-        self.handovers = 0
-        self.csat = self.dept = self.qn = self.resolved = None
+        self.visits = [("inbound_queue", t)]     # (state, entered ms); the first one is implicit
+        self.received = []                       # ms of each message.received
+        self.replies = []                        # (ms, agent) of each human message.sent
+        self.assigns = []                        # (ms, agent, team)
+        self.transfers = []                      # (ms, from_team, to_team)
+        self.journeys = []
+        self.csat = self.dept = self.qn = None
+
+    @property
+    def state(self) -> str:
+        return self.visits[-1][0]
 
 
 class _Conv:
-    __slots__ = ("cid", "phone", "anon", "channel", "t", "sess", "ordinal", "dept", "qn")
+    __slots__ = ("cid", "person", "phone", "channel", "t", "sess", "ordinal", "dept", "qn")
 
-    def __init__(self, cid, phone, anon, channel):
-        self.cid, self.phone, self.anon, self.channel = cid, phone, anon, channel
+    def __init__(self, cid, person, phone, channel):
+        self.cid, self.person, self.phone, self.channel = cid, person, phone, channel
         self.t = 0
         self.sess = None
         self.ordinal = 0
         self.dept = self.qn = None
+
+
+class _Identities:
+    """Union-find over what the simulator emitted together: the identifiers of one event's
+    identity block and its conversation. Each node keeps the first and last ms it was seen."""
+
+    def __init__(self):
+        self.parent: dict[tuple, tuple] = {}
+        self.seen: dict[tuple, list[int]] = {}
+
+    def find(self, node: tuple) -> tuple:
+        while self.parent[node] != node:
+            self.parent[node] = self.parent[self.parent[node]]
+            node = self.parent[node]
+        return node
+
+    def saw(self, ms: int, nodes: list[tuple]):
+        for node in nodes:
+            span = self.seen.setdefault(node, [ms, ms])
+            span[0], span[1] = min(span[0], ms), max(span[1], ms)
+            self.parent.setdefault(node, node)
+        root = self.find(nodes[0])
+        for node in nodes[1:]:
+            self.parent[self.find(node)] = root
+
+    def components(self) -> list[list[tuple]]:
+        groups = defaultdict(list)
+        for node in self.parent:
+            groups[self.find(node)].append(node)
+        return list(groups.values())
 
 
 def _ms(dt: datetime) -> int:
@@ -132,8 +237,8 @@ def _ms(dt: datetime) -> int:
     return (dt - _EPOCH) // timedelta(milliseconds=1)
 
 
-def _dt(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
+def _dt(ms: int | None) -> datetime | None:
+    return None if ms is None else _EPOCH + timedelta(milliseconds=ms)
 
 
 class _Gen:
@@ -154,8 +259,11 @@ class _Gen:
         self.sessions: list[_Session] = []
         self._dates: dict[int, str] = {}
         self._msg = 0
-        self.persons: list[tuple[str, str]] = []           # (phone, anonymous_id)
+        self._users = 0
+        self.persons: list[_Person] = []
         self._phones: set[str] = set()
+        self.identities = _Identities()
+        self.webview_days = defaultdict(lambda: [0, 0])    # UTC day -> [linked, unlinked] webview events
         self.webview_journeys = 0
 
     # --- formatting ------------------------------------------------------
@@ -198,7 +306,18 @@ class _Gen:
             ev["sent_at"] = self.fmt(ms + self.fmtrng.randint(30, 2500))
         self.events.append(ev)
         self.ms.append(ms)
+        nodes = [("conversation", cid)] if cid is not None else []
+        nodes += (identity or {}).items()
+        if nodes:
+            self.identities.saw(ms, nodes)
         return ev
+
+    def webview_event(self, t: int, etype: str, props: dict, cid: str | None, identity: dict):
+        self.emit(t, etype, props, cid, "webview", USER, identity, None, 0.6)
+        self.webview_days[t // _DAY][cid is None] += 1     # index 1: unlinked (no token, no conversation)
+
+    def identify(self, t: int, identity: dict, sent_share: float = 0.25):
+        self.emit(t, "identify", {}, None, "web", None, identity, None, sent_share)
 
     # --- randomness helpers --------------------------------------------------
     def ln(self, median_s: float, sigma: float) -> int:
@@ -214,15 +333,52 @@ class _Gen:
                 return value
         return weighted[-1][0]
 
-    def new_person(self) -> tuple[str, str]:
+    # --- people ----------------------------------------------------------------
+    def new_phone(self) -> str:
         while True:
             phone = "+316%08d" % self.rng.randrange(10 ** 8)
             if phone not in self._phones:
-                break
-        self._phones.add(phone)
-        person = (phone, "anon-%012x" % self.rng.getrandbits(48))
+                self._phones.add(phone)
+                return phone
+
+    def new_anon(self) -> str:
+        return "anon-%012x" % self.rng.getrandbits(48)
+
+    def new_user_id(self) -> str:
+        # Sequential: two persons sharing a login by chance would be one person to the data.
+        self._users += 1
+        return "user-%06d" % self._users
+
+    def new_person(self, channel: str) -> _Person:
+        person = _Person(self.new_phone(), self.new_anon(), channel)
         self.persons.append(person)
         return person
+
+    def login(self, p: _Person) -> str:
+        if p.user_id is None:
+            p.user_id = self.new_user_id()
+        return p.user_id
+
+    def caller(self) -> tuple[_Person, str, str]:
+        """Who opens the next conversation, from which phone, on which channel."""
+        rng = self.rng
+        if self.persons and rng.random() < RETURN_SHARE:
+            p = rng.choice(self.persons)                          # a returning person, new thread
+            if len(p.phones) == 1 and rng.random() < SECOND_PHONE_SHARE:
+                p.phones.append(self.new_phone())                # a second number on another channel
+                return p, p.phones[-1], "whatsapp" if p.channel == "sms" else "sms"
+            return p, rng.choice(p.phones), self.pick(CHANNELS)
+        channel = self.pick(CHANNELS)
+        p = self.new_person(channel)
+        return p, p.phones[0], channel
+
+    def browser(self, p: _Person) -> str:
+        """The anonymous id a webview journey runs under; some come back on a second browser."""
+        p.webviews += 1
+        if p.webviews > 1 and len(p.anons) == 1 and self.rng.random() < NEW_BROWSER_SHARE:
+            p.anons.append(self.new_anon())
+            return p.anons[-1]
+        return self.rng.choice(p.anons)
 
     # --- conversation timeline ---------------------------------------------
     def at(self, c: _Conv, gap_ms: int) -> int:
@@ -244,19 +400,23 @@ class _Gen:
                 s.qn = attributes["query_nature"]
         return attributes
 
-    def user_msg(self, c: _Conv, gap_ms: int, attributes: dict | None = None):
-        t = self.at(c, gap_ms)
+    def message_id(self) -> dict:
         self._msg += 1
-        self.emit(t, "message.received", {"message_id": f"msg-{self._msg}"}, c.cid, c.channel,
-                  USER, {"channel_user_id": c.phone}, self.attrs(c.sess, attributes))
+        return {"message_id": f"msg-{self._msg}"}
+
+    def received(self, c: _Conv, t: int, attributes: dict | None = None):
+        self.emit(t, "message.received", self.message_id(), c.cid, c.channel, USER,
+                  {"channel_user_id": c.phone}, self.attrs(c.sess, attributes))
+        c.sess.received.append(t)
+
+    def user_msg(self, c: _Conv, gap_ms: int, attributes: dict | None = None):
+        self.received(c, self.at(c, gap_ms), attributes)
 
     def out_msg(self, c: _Conv, gap_ms: int, actor: dict):
         t = self.at(c, gap_ms)
-        self._msg += 1
-        s = c.sess
-        if actor["kind"] == "human" and s.first_pend is not None and s.afr is None:
-            s.afr = t - s.first_pend
-        self.emit(t, "message.sent", {"message_id": f"msg-{self._msg}"}, c.cid, c.channel, actor)
+        self.emit(t, "message.sent", self.message_id(), c.cid, c.channel, actor)
+        if actor["kind"] == "human":
+            c.sess.replies.append((t, actor["id"]))
 
     def state(self, c: _Conv, to: str, gap_ms: int, actor: dict, reason: str | None = None,
               attributes: dict | None = None):
@@ -269,28 +429,14 @@ class _Gen:
             props["reason"] = reason
         self.emit(t, "conversation.state_changed", props, c.cid, None, actor, None,
                   self.attrs(s, attributes))
-        if to == s.state:
-            return                        # same state: no new visit
-        if s.state == "pending_agent":
-            dwell = t - s.pend_enter
-            s.queue_total += dwell
-            if s.first_wait is None:
-                s.first_wait = dwell
-        if to == "pending_agent":
-            s.pend_enter = t
-            s.escalated = True
-            if s.first_pend is None:
-                s.first_pend = t
-        elif to == "human_active":
-            s.human = True
-        elif to == "resolved":
-            s.resolved = t
-        s.state = to
+        if to != s.state:                                     # the same state starts no new visit
+            s.visits.append((to, t))
 
     def assign(self, c: _Conv, agent: str, gap_ms: int):
         t = self.at(c, gap_ms)
-        self.emit(t, "agent.assigned", {"agent_id": agent, "team": TEAM_OF_AGENT[agent]},
-                  c.cid, None, ROUTER)
+        team = TEAM_OF_AGENT[agent]
+        self.emit(t, "agent.assigned", {"agent_id": agent, "team": team}, c.cid, None, ROUTER)
+        c.sess.assigns.append((t, agent, team))
 
     def agents_online(self, t: int) -> bool:
         day, rem = divmod(t, _DAY)
@@ -342,9 +488,7 @@ class _Gen:
             a = {"department": c.dept, "query_nature": None}
         else:
             a = None
-        self._msg += 1
-        self.emit(t, "message.received", {"message_id": f"msg-{self._msg}"}, c.cid, c.channel,
-                  USER, {"channel_user_id": c.phone}, self.attrs(s, a))
+        self.received(c, t, a)
 
     def session(self, c: _Conv, gap_ms: int) -> str:
         """One session from its first message to resolved / abandoned."""
@@ -402,22 +546,25 @@ class _Gen:
         steps = FUNNELS[funnel]
         self.out_msg(c, rng.randint(1, 3) * _S, BOT)                  # message with the link
         self.webview_journeys += 1
-        ident = {"channel_user_id": c.phone, "anonymous_id": c.anon}
+        ident = {"channel_user_id": c.phone, "anonymous_id": self.browser(c.person)}
+        journey = _Journey(funnel)
 
-        def wv(gap, etype, props):
+        def wv(gap, etype, props) -> int:
             t = self.at(c, gap)
-            self.emit(t, etype, props, c.cid, "webview", USER, ident, None, 0.6)
+            self.webview_event(t, etype, props, c.cid, ident)
+            return t
 
         wv(self.ln(20, 0.9), "webview.opened", {"funnel": funnel})
-        s.webview = True
+        s.journeys.append(journey)
         r = rng.random()
         outcome = "complete" if r < 0.55 else ("escalate" if r < 0.73 else "dropoff")
         last = len(steps) if outcome == "complete" else rng.randint(1, len(steps))
         i = 1
         back_done = False
         while i <= last:
-            wv(self.ln(6 if i == 1 else 35, 0.8), "funnel.step_viewed",
-               {"funnel": funnel, "step": steps[i - 1], "step_index": i})
+            t = wv(self.ln(6 if i == 1 else 35, 0.8), "funnel.step_viewed",
+                   {"funnel": funnel, "step": steps[i - 1], "step_index": i})
+            journey.views.append((t, i))
             if i >= 2 and not back_done and rng.random() < 0.06:       # the user goes back a step
                 back_done = True
                 i -= 1
@@ -425,8 +572,7 @@ class _Gen:
             i += 1
         cur = {"funnel": funnel, "step": steps[last - 1], "step_index": last}
         if outcome == "complete":
-            wv(self.ln(15, 0.7), "funnel.completed", {"funnel": funnel})
-            s.completed = True
+            journey.completed = wv(self.ln(15, 0.7), "funnel.completed", {"funnel": funnel})
             exit_late = rng.random() < 0.5
             if not exit_late:
                 wv(self.ln(5, 0.7), "webview.exited", dict(cur, reason=rng.choice(("navigated", "closed"))))
@@ -446,6 +592,7 @@ class _Gen:
             return self.queue(c)
         if outcome == "escalate":
             wv(self.ln(20, 0.8), "escalation.requested", cur)
+            journey.escalated = last
             self.state(c, "pending_agent", rng.randint(1, 3) * _S, BOT, "webview_escalation")
             if rng.random() < 0.9:
                 wv(rng.randint(1, 8) * _S, "webview.exited", dict(cur, reason="navigated"))
@@ -541,7 +688,7 @@ class _Gen:
             t = self.at(c, self.ln(15, 0.7))
             self.emit(t, "conversation.transferred", props, c.cid, None,
                       {"kind": "human", "id": agent}, None, self.attrs(s, a))
-            s.handovers += 1
+            s.transfers.append((t, team, to_team))
             if inside:                                 # stays human_active
                 self.assign(c, to_agent, rng.randint(1, 5) * _S)
                 if rng.random() < 0.5:
@@ -594,10 +741,12 @@ class _Gen:
     def unlinked_webview(self, t: int):
         """A webview visit without a handshake token: no conversation, anonymous only."""
         rng = self.rng
-        anon = rng.choice(self.persons)[1] if self.persons and rng.random() < 0.3 else "anon-%012x" % rng.getrandbits(48)
+        if self.persons and rng.random() < 0.3:                  # a known person's browser
+            anon, logs_in = rng.choice(rng.choice(self.persons).anons), False
+        else:
+            anon, logs_in = self.new_anon(), rng.random() < LOGIN_SHARE
         funnel = rng.choice(tuple(FUNNELS))
         steps = FUNNELS[funnel]
-        ident = {"anonymous_id": anon}
         out = [("webview.opened", {"funnel": funnel})]
         last = rng.randint(1, len(steps))
         for i in range(1, last + 1):
@@ -610,7 +759,20 @@ class _Gen:
             t += max(_S, self.ln(25, 0.8))
             if t >= self.horizon:
                 return
-            self.emit(t, etype, props, None, "webview", USER, dict(ident), None, 0.6)
+            self.webview_event(t, etype, props, None, {"anonymous_id": anon})
+        if logs_in and t + _S < self.horizon:      # a site login: a person known by user id only
+            self.identify(t + _S, {"user_id": self.new_user_id(), "anonymous_id": anon})
+
+    def logins(self, span: int):
+        """Logins tie a phone to a user id (a two-phone person's both phones, so they join)."""
+        rng = self.rng
+        for p in self.persons:
+            if len(p.phones) > 1 or rng.random() < 0.06:
+                for phone in p.phones:
+                    ident = {"channel_user_id": phone, "user_id": self.login(p)}
+                    if rng.random() < 0.3:
+                        ident["anonymous_id"] = rng.choice(p.anons)
+                    self.identify(self.start + rng.randrange(span), ident)
 
     def run(self):
         rng = self.rng
@@ -630,68 +792,396 @@ class _Gen:
         starts = [min(s + rng.randrange(_HOUR), self.horizon - _S) for s in starts]
         starts.sort()
         for n, t0 in enumerate(starts, 1):
-            if self.persons and rng.random() < 0.18:
-                phone, anon = rng.choice(self.persons)          # a returning person, new thread
-            else:
-                phone, anon = self.new_person()
-            channel = self.pick(CHANNELS)
-            self.conversation(_Conv(f"conv-{n}", phone, anon, channel), t0)
+            self.conversation(_Conv(f"conv-{n}", *self.caller()), t0)
         span = self.horizon - self.start
         for _ in range(int(round(self.webview_journeys * 0.04))):
             self.unlinked_webview(self.start + rng.randrange(max(1, span - _HOUR)))
-        for phone, anon in self.persons:
-            if rng.random() < 0.06:
-                ident = {"channel_user_id": phone, "user_id": "user-%06d" % rng.randrange(10 ** 6)}
-                if rng.random() < 0.3:
-                    ident["anonymous_id"] = anon
-                self.emit(self.start + rng.randrange(span), "identify", {}, None, "web", None, ident)
+        self.logins(span)
 
-    def finish(self) -> int:
-        """Anchor the watermark at the horizon, then settle every non-terminal session."""
+    def finish(self):
+        """Anchor the watermark at the horizon, clear of every non-terminal session's expiry."""
         ttl = self.ttl
         expiries = {s.last + ttl for s in self.sessions if s.state != "resolved"}
         w = self.horizon
         while any(abs(e - w) < _S for e in expiries):
             w += 2 * _S
-        phone = self.persons[0][0] if self.persons else "+31600000000"
-        self.emit(w, "identify", {}, None, "web", None,
-                  {"channel_user_id": phone, "user_id": "user-000000"}, None, 0.0)
-        return w
+        p = self.persons[0] if self.persons else self.new_person("whatsapp")
+        self.identify(w, {"channel_user_id": p.phones[0], "user_id": self.login(p)}, 0.0)
 
 
-def _truth(s: _Session, watermark: int, ttl: int) -> dict:
-    queue_total, first_wait = s.queue_total, s.first_wait
+# --- ground truth as of the watermark -------------------------------------------
+
+class _Visit(NamedTuple):
+    state: str
+    entered: int
+    exited: int | None        # the next visit's entry; None for the terminal or still open visit
+    next_state: str | None
+
+    @property
+    def dwell(self) -> int | None:
+        return None if self.exited is None else self.exited - self.entered
+
+
+class _Settled(NamedTuple):
+    """A session as the watermark finds it."""
+    s: _Session
+    final: str                # resolved / expired / open
+    ended: int | None
+    visits: list[_Visit]
+
+
+def _settle(s: _Session, watermark: int, ttl: int) -> _Settled:
+    points = list(s.visits)
     if s.state == "resolved":
-        final, ended = "resolved", s.resolved
+        final, ended = "resolved", points[-1][1]
     elif s.last + ttl <= watermark:
         final, ended = "expired", s.last + ttl
-        if s.state == "pending_agent":                 # the open queue visit ends at expiry
-            dwell = ended - s.pend_enter
-            queue_total += dwell
-            if first_wait is None:
-                first_wait = dwell
+        points.append(("expired", ended))
     else:
         final, ended = "open", None
+    following = points[1:] + [(None, None)]
+    visits = [_Visit(state, entered, exited, nxt)
+              for (state, entered), (nxt, exited) in zip(points, following)]
+    return _Settled(s, final, ended, visits)
+
+
+def _seconds(ms: int | None) -> float | None:
+    return None if ms is None else ms / 1000.0
+
+
+def _quantile(values_ms: list[int], q: float) -> float | None:
+    """`quantile_cont(x, q)` in seconds: linear interpolation between neighbouring ranks."""
+    if not values_ms:
+        return None
+    xs = sorted(values_ms)
+    pos = q * (len(xs) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return (xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)) / 1000.0
+
+
+def _median(values_ms: list[int]) -> float | None:
+    return _quantile(values_ms, 0.5)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _pending(o: _Settled) -> list[_Visit]:
+    return [v for v in o.visits if v.state == "pending_agent"]
+
+
+def _reply_from(s: _Session, t: int) -> tuple[int, str] | None:
+    """The session's first human message.sent at or after t, as (ms, agent)."""
+    return next((r for r in s.replies if r[0] >= t), None)
+
+
+def _first_response(o: _Settled) -> tuple[int, str, int] | None:
+    """(ms, agent, wait) of the first human reply at or after the first pending_agent entry."""
+    pending = _pending(o)
+    reply = _reply_from(o.s, pending[0].entered) if pending else None
+    return None if reply is None else (*reply, reply[0] - pending[0].entered)
+
+
+def _session_row(o: _Settled, person: int) -> dict:
+    s = o.s
+    pending = _pending(o)
+    first = _first_response(o)
     return {
         "session_id": s.sid,
         "conversation_id": s.cid,
         "channel_user_id": s.phone,
+        "person": person,
         "channel": s.channel,
         "department": s.dept,
         "query_nature": s.qn,
         "started_at": _dt(s.started),
-        "ended_at": None if ended is None else _dt(ended),
-        "final_state": final,
-        "escalated": s.escalated,
-        "bot_contained": final == "resolved" and not s.escalated and not s.human,
-        "queue_wait_s": queue_total / 1000.0 if s.escalated else None,
-        "first_queue_wait_s": None if first_wait is None else first_wait / 1000.0,
-        "agent_first_response_s": None if s.afr is None else s.afr / 1000.0,
-        "time_to_resolution_s": (s.resolved - s.started) / 1000.0 if final == "resolved" else None,
-        "handovers": s.handovers,
-        "webview_opened": s.webview,
-        "funnel_completed": s.completed,
+        "ended_at": _dt(o.ended),
+        "final_state": o.final,
+        "escalated": bool(pending),
+        "bot_contained": o.final == "resolved"
+        and not any(v.state in ("pending_agent", "human_active") for v in o.visits),
+        "queue_wait_s": _seconds(sum(v.dwell for v in pending if v.exited is not None)) if pending else None,
+        "first_queue_wait_s": _seconds(pending[0].dwell) if pending else None,
+        "agent_first_response_s": None if first is None else _seconds(first[2]),
+        "time_to_resolution_s": _seconds(o.ended - s.started) if o.final == "resolved" else None,
+        "handovers": len(s.transfers),
+        "webview_opened": bool(s.journeys),
+        "funnel_completed": any(j.completed is not None for j in s.journeys),
         "csat_score": s.csat,
+    }
+
+
+def _visit_rows(o: _Settled) -> list[dict]:
+    rows = []
+    previous = None
+    for index, v in enumerate(o.visits, 1):
+        rows.append({
+            "session_id": o.s.sid,
+            "conversation_id": o.s.cid,
+            "state": v.state,
+            "entered_at": _dt(v.entered),
+            "exited_at": _dt(v.exited),
+            "dwell_s": _seconds(v.dwell),
+            "next_state": v.next_state,
+            "visit_index": index,
+            "is_valid_transition": previous is None or v.state in VALID_TRANSITIONS.get(previous, ()),
+        })
+        previous = v.state
+    return rows
+
+
+def _persons(identities: _Identities, settled: list[_Settled]) -> list[dict]:
+    """One person per identity component, earliest seen first. Every conversation opens with a
+    message carrying its phone, so every component holds an identifier."""
+    sessions_of = defaultdict(list)
+    for o in settled:
+        sessions_of[o.s.cid].append(o.s.sid)
+    order = {o.s.sid: n for n, o in enumerate(settled)}
+    persons = []
+    for nodes in identities.components():
+        ids = {kind: sorted(v for k, v in nodes if k == kind)
+               for kind in ("channel_user_id", "user_id", "anonymous_id", "conversation")}
+        spans = [identities.seen[n] for n in nodes]
+        sessions = [sid for cid in ids["conversation"] for sid in sessions_of[cid]]
+        persons.append({
+            "phones": ids["channel_user_id"],
+            "user_ids": ids["user_id"],
+            "anonymous_ids": ids["anonymous_id"],
+            "first_seen_at": _dt(min(first for first, _ in spans)),
+            "last_seen_at": _dt(max(last for _, last in spans)),
+            "session_ids": sorted(sessions, key=order.__getitem__),
+        })
+    persons.sort(key=lambda p: (p["first_seen_at"], p["phones"], p["user_ids"], p["anonymous_ids"]))
+    return persons
+
+
+def _friction(settled: list[_Settled]) -> list[dict]:
+    reached, advanced, dropoffs, escalations = (defaultdict(set) for _ in range(4))
+    time_on_step = defaultdict(list)
+    for o in settled:
+        sid = o.s.sid
+        # A session runs at most one journey here, so one sample per session and step.
+        for j in o.s.journeys:
+            first_view = {}
+            for t, k in j.views:
+                first_view.setdefault(k, t)
+            for k, t in first_view.items():
+                reached[j.funnel, k].add(sid)
+                later = [u for u, m in j.views if m > k and u > t]
+                if j.completed is not None and j.completed > t:
+                    later.append(j.completed)
+                if later:
+                    advanced[j.funnel, k].add(sid)
+                    time_on_step[j.funnel, k].append(min(later) - t)
+            if j.escalated is not None:
+                escalations[j.funnel, j.escalated].add(sid)
+            elif j.completed is None and j.views:
+                dropoffs[j.funnel, max(k for _, k in j.views)].add(sid)
+    rows = []
+    for funnel, k in sorted(reached.keys() | escalations.keys()):
+        n = len(reached[funnel, k])
+        rows.append({
+            "funnel": funnel,
+            "step_index": k,
+            "step": FUNNELS[funnel][k - 1],
+            "sessions_reached": n,
+            "sessions_advanced": len(advanced[funnel, k]),
+            "dropoffs": len(dropoffs[funnel, k]),
+            "escalations": len(escalations[funnel, k]),
+            "dropoff_rate": _ratio(len(dropoffs[funnel, k]), n),
+            "escalation_rate": _ratio(len(escalations[funnel, k]), n),
+            "median_time_on_step_s": _median(time_on_step[funnel, k]),
+        })
+    return rows
+
+
+def _holds(o: _Settled) -> list[tuple[str, str, int, float]]:
+    """(agent, team, start, end) per assignment: until the next assignment, the next transfer
+    or the end of the human_active visit open at (or first opening after) it; inf while none."""
+    s = o.s
+    human = [v for v in o.visits if v.state == "human_active"]
+    holds = []
+    for i, (t, agent, team) in enumerate(s.assigns):
+        ends = [u for u, _, _ in s.assigns[i + 1:i + 2]]
+        ends += [u for u, _, _ in s.transfers if u > t][:1]
+        visit = next((v for v in human if v.exited is None or v.exited > t), None)
+        if visit is not None and visit.exited is not None:
+            ends.append(visit.exited)
+        holds.append((agent, team, t, min(ends, default=math.inf)))
+    return holds
+
+
+def _team_at(s: _Session, agent: str, t: int) -> str:
+    """The team of the agent's latest assignment in the session at or before t."""
+    return next((team for u, a, team in reversed(s.assigns) if a == agent and u <= t), UNASSIGNED)
+
+
+class _AgentStats:
+    __slots__ = ("handled", "resolved", "first_responses", "responses", "handle_ms")
+
+    def __init__(self):
+        self.handled = {}              # session id -> its csat score (None without one)
+        self.resolved = 0
+        self.first_responses, self.responses = [], []
+        self.handle_ms = 0
+
+
+def _agent_stats(o: _Settled, stats: dict):
+    s = o.s
+
+    def of(agent: str, team: str) -> _AgentStats:
+        return stats.setdefault((agent, team, s.dept, s.qn), _AgentStats())
+
+    def of_sender(t: int, agent: str) -> _AgentStats:
+        return of(agent, _team_at(s, agent, t))
+
+    holds = _holds(o)
+    ended_human = [v for v in o.visits if v.state == "human_active" and v.exited is not None]
+    for agent, team, start, end in holds:
+        row = of(agent, team)
+        row.handled[s.sid] = s.csat
+        row.handle_ms += sum(max(0, min(end, v.exited) - max(start, v.entered)) for v in ended_human)
+    if o.final == "resolved":
+        before = [(agent, team) for t, agent, team in s.assigns if t < o.ended]
+        if before:
+            of(*before[-1]).resolved += 1
+    for m in s.received:
+        reply = _reply_from(s, m) if any(start <= m < end for _, _, start, end in holds) else None
+        if reply is not None:
+            of_sender(*reply).responses.append(reply[0] - m)
+    first = _first_response(o)
+    if first is not None:
+        of_sender(first[0], first[1]).first_responses.append(first[2])
+
+
+def _agent_performance(settled: list[_Settled]) -> list[dict]:
+    stats: dict[tuple, _AgentStats] = {}
+    for o in settled:
+        _agent_stats(o, stats)
+    rows = []
+    for key in sorted(stats, key=_nulls_last):
+        row = stats[key]
+        scores = [c for c in row.handled.values() if c is not None]
+        rows.append({
+            "agent_id": key[0],
+            "team": key[1],
+            "department": key[2],
+            "query_nature": key[3],
+            "sessions_handled": len(row.handled),
+            "sessions_resolved": row.resolved,
+            "resolution_rate": _ratio(row.resolved, len(row.handled)),
+            "median_first_response_s": _median(row.first_responses),
+            "p90_first_response_s": _quantile(row.first_responses, 0.9),
+            "median_response_s": _median(row.responses),
+            "handle_time_s": _seconds(row.handle_ms),
+            "avg_csat": sum(scores) / len(scores) if scores else None,
+        })
+    return rows
+
+
+def _nulls_last(key: tuple) -> tuple:
+    return tuple((v is None, "" if v is None else v) for v in key)
+
+
+def _queue_team(s: _Session, v: _Visit) -> str:
+    """The team a pending_agent visit is attributed to (docs/decisions.md, queue dynamics)."""
+    ending = [team for t, _, team in s.assigns if v.entered <= t and (v.exited is None or t <= v.exited)]
+    if ending:
+        return ending[-1]
+    return next((to for t, _, to in reversed(s.transfers) if t <= v.entered), UNASSIGNED)
+
+
+def _queue_dynamics(settled: list[_Settled]) -> list[dict]:
+    queued, abandoned, waits = Counter(), Counter(), defaultdict(list)
+    for o in settled:
+        for v in _pending(o):
+            key = (_dt(v.entered).date(), _queue_team(o.s, v))
+            queued[key] += 1
+            abandoned[key] += v.next_state in TERMINAL_STATES
+            if v.next_state == "human_active":
+                waits[key].append(v.dwell)
+    return [{
+        "day": day,
+        "team": team,
+        "queued": queued[day, team],
+        "median_unassigned_s": _median(waits[day, team]),
+        "p90_unassigned_s": _quantile(waits[day, team], 0.9),
+        "abandoned_in_queue": abandoned[day, team],
+    } for day, team in sorted(queued)]
+
+
+def _handovers(settled: list[_Settled]) -> list[dict]:
+    count, latencies = Counter(), defaultdict(list)
+    for o in settled:
+        for t, from_team, to_team in o.s.transfers:
+            count[from_team, to_team] += 1
+            reply = _reply_from(o.s, t)
+            if reply is not None:
+                latencies[from_team, to_team].append(reply[0] - t)
+    return [{
+        "from_team": from_team,
+        "to_team": to_team,
+        "handovers": count[from_team, to_team],
+        "median_handover_latency_s": _median(latencies[from_team, to_team]),
+    } for from_team, to_team in sorted(count)]
+
+
+def _cell(ms: int) -> tuple[int, int]:
+    at = _dt(ms)
+    return at.isoweekday(), at.hour
+
+
+def _heatmap(settled: list[_Settled]) -> list[dict]:
+    started, escalations, messages, waits = Counter(), Counter(), Counter(), defaultdict(list)
+    for o in settled:
+        started[_cell(o.s.started)] += 1
+        messages.update(_cell(t) for t in o.s.received)
+        pending = _pending(o)
+        if pending:
+            escalations[_cell(pending[0].entered)] += 1
+        for v in pending:
+            if v.next_state == "human_active":
+                waits[_cell(v.entered)].append(v.dwell)
+    return [{
+        "iso_weekday": day,
+        "hour": hour,
+        "sessions_started": started[day, hour],
+        "escalations": escalations[day, hour],
+        "messages_received": messages[day, hour],
+        "median_queue_wait_s": _median(waits[day, hour]),
+    } for day in range(1, 8) for hour in range(24)]
+
+
+def _active_sessions(settled: list[_Settled], watermark: int) -> list[dict]:
+    if not settled:
+        return []
+    first = min(o.s.started for o in settled) // _HOUR * _HOUR
+    return [{
+        "hour_start": _dt(h),
+        "active_sessions": sum(1 for o in settled if o.s.started <= h and (o.ended is None or o.ended > h)),
+    } for h in range(first, watermark // _HOUR * _HOUR + 1, _HOUR)]
+
+
+def _ghost_rate(webview_days: dict[int, list[int]]) -> list[dict]:
+    return [{
+        "day": date.fromordinal(_EPOCH_ORDINAL + day),
+        "webview_events": linked + unlinked,
+        "unlinked_events": unlinked,
+        "ghost_rate": unlinked / (linked + unlinked),
+    } for day, (linked, unlinked) in sorted(webview_days.items())]
+
+
+def _marts(settled: list[_Settled], webview_days: dict[int, list[int]], watermark: int) -> dict[str, list[dict]]:
+    return {
+        "mart_friction": _friction(settled),
+        "mart_agent_performance": _agent_performance(settled),
+        "mart_queue_dynamics": _queue_dynamics(settled),
+        "mart_handovers": _handovers(settled),
+        "mart_operational_heatmap": _heatmap(settled),
+        "mart_active_sessions": _active_sessions(settled, watermark),
+        "mart_ghost_rate": _ghost_rate(webview_days),
     }
 
 
@@ -763,12 +1253,18 @@ def simulate(days: int = 7, sessions_per_day: int = 750, seed: int = 7,
     """
     gen = _Gen(days, sessions_per_day, seed, start, ttl_hours)
     gen.run()
-    w = gen.finish()
-    sessions = [_truth(s, w, gen.ttl) for s in gen.sessions]
-    sessions.sort(key=lambda d: (d["started_at"], d["session_id"]))
+    gen.finish()
+    watermark = max(gen.ms)
+    settled = sorted((_settle(s, watermark, gen.ttl) for s in gen.sessions),
+                     key=lambda o: (o.s.started, o.s.sid))
+    persons = _persons(gen.identities, settled)
+    person_of = {sid: n for n, p in enumerate(persons) for sid in p["session_ids"]}
     events, batches = _deliver(gen.events, gen.ms, n_batches, seed)
-    return Simulation(events=events, batches=batches, sessions=sessions,
-                      watermark=_dt(max(gen.ms)), n_unique_events=len(gen.events))
+    return Simulation(events=events, batches=batches,
+                      sessions=[_session_row(o, person_of[o.s.sid]) for o in settled],
+                      watermark=_dt(watermark), n_unique_events=len(gen.events), persons=persons,
+                      visits=[row for o in settled for row in _visit_rows(o)],
+                      marts=_marts(settled, gen.webview_days, watermark))
 
 
 def write_ndjson(events: Iterable[dict], path: Path) -> int:
@@ -811,7 +1307,8 @@ def _main(argv: list[str] | None = None) -> int:
                 for s in sim.sessions)
         print(f"{a.truth}: {write_ndjson(rows, a.truth)} sessions")
     print(f"{sim.n_unique_events} distinct events, {len(sim.events)} delivered, "
-          f"{len(sim.sessions)} sessions, watermark {sim.watermark.isoformat()}")
+          f"{len(sim.sessions)} sessions, {len(sim.persons)} persons, {len(sim.visits)} stage visits, "
+          f"watermark {sim.watermark.isoformat()}")
     return 0
 
 
