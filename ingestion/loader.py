@@ -105,6 +105,9 @@ EVENTS_SCHEMA = pa.schema([
     pa.field("properties", pa.string()),
     pa.field("extras", pa.string()),
     pa.field("spool_segment", pa.string(), nullable=False),
+    # When the row reached the warehouse: dbt's incremental models pick up
+    # what was loaded since their last run (null on rows of older versions).
+    pa.field("loaded_at", pa.timestamp("us", tz="UTC")),
 ])
 
 
@@ -182,7 +185,8 @@ def read_segments(segments: Sequence[Path], warehouse: Path | None = None) -> Ba
                     order by parsed.received_at, parsed.spool_segment, parsed.rowid) = 1
             )
             select event_id, type, occurred_at, received_at, sent_at, conversation_id, channel,
-                   actor, identity, attributes, properties, extras, spool_segment
+                   actor, identity, attributes, properties, extras, spool_segment,
+                   now() as loaded_at
             from parsed
             where reason is null
               and (event_id not in (select event_id from dups) or rowid in (select rid from first_copies))

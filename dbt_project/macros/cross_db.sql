@@ -38,3 +38,50 @@
 {% macro ttl_ms() -%}
     {{ (var('ttl_hours') | float * 3600000) | int }}
 {%- endmacro %}
+
+{# Exact percentile with linear interpolation (`p` = 0.5 is the median). #}
+{% macro percentile_cont(column, p) -%}
+    {{ return(adapter.dispatch('percentile_cont', 'journey')(column, p)) }}
+{%- endmacro %}
+
+{% macro default__percentile_cont(column, p) -%}
+    percentile_cont({{ p }}) within group (order by {{ column }})
+{%- endmacro %}
+
+{% macro duckdb__percentile_cont(column, p) -%}
+    quantile_cont({{ column }}, {{ p }})
+{%- endmacro %}
+
+{# Sorted distinct values of `column` over the rows matching `condition`; empty, not null, when none. #}
+{% macro sorted_set(column, condition) -%}
+    {{ return(adapter.dispatch('sorted_set', 'journey')(column, condition)) }}
+{%- endmacro %}
+
+{% macro default__sorted_set(column, condition) -%}
+    coalesce(array_agg(distinct {{ column }} order by {{ column }}) filter (where {{ condition }}), '{}')
+{%- endmacro %}
+
+{% macro duckdb__sorted_set(column, condition) -%}
+    coalesce(list(distinct {{ column }} order by {{ column }}) filter (where {{ condition }}), [])
+{%- endmacro %}
+
+{# Rows `hour_start` for every hour from `start_hour` to `end_hour` inclusive, from one-row `relation`. #}
+{% macro hour_series(relation, start_hour, end_hour) -%}
+    {{ return(adapter.dispatch('hour_series', 'journey')(relation, start_hour, end_hour)) }}
+{%- endmacro %}
+
+{% macro default__hour_series(relation, start_hour, end_hour) -%}
+    select generate_series({{ start_hour }}, {{ end_hour }}, interval '1 hour') as hour_start
+    from {{ relation }}
+{%- endmacro %}
+
+{% macro duckdb__hour_series(relation, start_hour, end_hour) -%}
+    select unnest(generate_series({{ start_hour }}, {{ end_hour }}, interval '1 hour')) as hour_start
+    from {{ relation }}
+{%- endmacro %}
+
+{# A UTC timestamp as wall-clock time in the `reporting_timezone` var (SPEC 4, heatmap). #}
+{% macro in_reporting_timezone(column) -%}
+    (({{ column }} at time zone 'UTC') at time zone '{{ var("reporting_timezone") }}')
+{%- endmacro %}
+

@@ -8,11 +8,30 @@
   starter. A block "closes" its session when its starter is a terminal state
   change, or when a TTL gap happens before one of its non-starters. A starter
   opens a new session when the previous block closed or a TTL gap precedes it.
+
+  Incremental: a conversation's sessions depend on all of its events, so a
+  run re-sessionizes every conversation that received an event since the last
+  run (minus a lookback for clock skew between loaders) and replaces its rows.
 -#}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='conversation_id',
+    on_schema_change='fail',
+) }}
 
 with events as (
     select * from {{ ref('stg_raw__events') }}
     where conversation_id is not null
+    {% if is_incremental() %}
+        and conversation_id in (
+            select conversation_id
+            from {{ ref('stg_raw__events') }}
+            where conversation_id is not null
+                and loaded_at > {{ incremental_threshold() }}
+        )
+    {% endif %}
 ),
 
 ordered as (
@@ -100,6 +119,7 @@ final as (
         event_type,
         occurred_at,
         received_at,
+        loaded_at,
         channel,
         actor_kind,
         actor_id,

@@ -10,8 +10,13 @@ visits as (
     select * from {{ ref('int_state_visits__collapsed') }}
 ),
 
+replies as (
+    select * from {{ ref('int_human_replies__attributed') }}
+),
+
 users as (
     select * from {{ ref('int_users__mapped') }}
+    where identifier_kind = 'conversation_id'
 ),
 
 first_channel as (
@@ -37,7 +42,10 @@ visit_summary as (
         max(case when state = 'human_active' then 1 else 0 end) as entered_human,
         min(case when state = 'pending_agent' then entered_at end) as first_pending_at,
         min(case when state = 'pending_agent' then visit_index end) as first_pending_visit,
-        sum(case when state = 'pending_agent' and exited_at is not null then dwell_s end) as ended_queue_wait_s
+        sum(
+            case when state = 'pending_agent' and exited_at is not null
+                then {{ dbt.datediff('entered_at', 'exited_at', 'millisecond') }} end
+        ) / 1000.0 as ended_queue_wait_s
     from visits
     group by session_id
 ),
@@ -51,16 +59,17 @@ first_queue_visit as (
 ),
 
 first_human_reply as (
-    select
-        events.session_id,
-        min(events.occurred_at) as replied_at
-    from events
-    inner join visit_summary
-        on events.session_id = visit_summary.session_id
-        and events.occurred_at >= visit_summary.first_pending_at
-    where events.event_type = 'message.sent'
-        and events.actor_kind = 'human'
-    group by events.session_id
+    select session_id, replied_at, agent_id, team
+    from (
+        select
+            replies.*,
+            row_number() over (partition by replies.session_id order by replies.event_seq) as position
+        from replies
+        inner join visit_summary
+            on replies.session_id = visit_summary.session_id
+            and replies.replied_at >= visit_summary.first_pending_at
+    ) as ranked
+    where position = 1
 ),
 
 event_summary as (
@@ -96,6 +105,8 @@ final as (
         first_queue_visit.dwell_s as first_queue_wait_s,
         {{ seconds_between('visit_summary.first_pending_at', 'first_human_reply.replied_at') }}
             as agent_first_response_s,
+        first_human_reply.agent_id as first_responder_agent_id,
+        first_human_reply.team as first_responder_team,
         case
             when sessions.final_state = 'resolved'
                 then {{ seconds_between('sessions.started_at', 'sessions.ended_at') }}
@@ -109,7 +120,7 @@ final as (
     from sessions
     inner join visit_summary on sessions.session_id = visit_summary.session_id
     inner join event_summary on sessions.session_id = event_summary.session_id
-    left join users on sessions.conversation_id = users.conversation_id
+    left join users on sessions.conversation_id = users.identifier_value
     left join first_channel on sessions.session_id = first_channel.session_id
     left join last_department on sessions.session_id = last_department.session_id
     left join last_query_nature on sessions.session_id = last_query_nature.session_id

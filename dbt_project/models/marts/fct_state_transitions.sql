@@ -4,6 +4,7 @@ with visits as (
 
 users as (
     select * from {{ ref('int_users__mapped') }}
+    where identifier_kind = 'conversation_id'
 ),
 
 final as (
@@ -20,7 +21,7 @@ final as (
         visits.previous_state,
         visits.is_valid_transition
     from visits
-    left join users on visits.conversation_id = users.conversation_id
+    left join users on visits.conversation_id = users.identifier_value
 )
 
 select * from final

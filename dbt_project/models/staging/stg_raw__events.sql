@@ -9,6 +9,7 @@ final as (
         {{ to_utc('occurred_at') }} as occurred_at,
         {{ to_utc('received_at') }} as received_at,
         {{ to_utc('sent_at') }} as sent_at,
+        coalesce({{ to_utc('loaded_at') }}, {{ to_utc('received_at') }}) as loaded_at,
         conversation_id,
         channel,
         {{ json_text('actor', 'kind') }} as actor_kind,

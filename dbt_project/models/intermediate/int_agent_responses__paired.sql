@@ -1,0 +1,63 @@
+{#-
+  SPEC 4 response time samples: each `message.received` while an agent holds
+  the session, paired with the next human reply (none: no sample).
+-#}
+
+with events as (
+    select * from {{ ref('int_events__sessionized') }}
+),
+
+holds as (
+    select * from {{ ref('int_agent_holds__bounded') }}
+),
+
+replies as (
+    select * from {{ ref('int_human_replies__attributed') }}
+),
+
+held_messages as (
+    select distinct
+        events.session_id,
+        events.event_seq,
+        events.occurred_at as received_at
+    from events
+    inner join holds
+        on events.session_id = holds.session_id
+        and events.occurred_at >= holds.assigned_at
+        and (holds.held_until is null or events.occurred_at < holds.held_until)
+    where events.event_type = 'message.received'
+),
+
+paired as (
+    select *
+    from (
+        select
+            held_messages.session_id,
+            held_messages.received_at,
+            replies.replied_at,
+            replies.agent_id,
+            replies.team,
+            row_number() over (
+                partition by held_messages.session_id, held_messages.event_seq
+                order by replies.event_seq
+            ) as position
+        from held_messages
+        inner join replies
+            on held_messages.session_id = replies.session_id
+            and replies.event_seq > held_messages.event_seq
+    ) as candidates
+    where position = 1
+),
+
+final as (
+    select
+        session_id,
+        agent_id,
+        team,
+        received_at,
+        replied_at,
+        {{ seconds_between('received_at', 'replied_at') }} as response_s
+    from paired
+)
+
+select * from final

@@ -1,0 +1,57 @@
+{#-
+  Every human `message.sent` in a session, credited to its sender with the
+  team of the sender's latest assignment in that session at or before the
+  reply (`unassigned` when there is none): SPEC 4 credits response times to
+  the sender, and the agent mart is keyed by team.
+-#}
+
+with events as (
+    select * from {{ ref('int_events__sessionized') }}
+),
+
+replies as (
+    select session_id, event_seq, occurred_at, actor_id as agent_id
+    from events
+    where event_type = 'message.sent' and actor_kind = 'human'
+),
+
+assignments as (
+    select session_id, event_seq, agent_id, team
+    from events
+    where event_type = 'agent.assigned'
+),
+
+sender_team as (
+    select session_id, event_seq, team
+    from (
+        select
+            replies.session_id,
+            replies.event_seq,
+            assignments.team,
+            row_number() over (
+                partition by replies.session_id, replies.event_seq
+                order by assignments.event_seq desc
+            ) as position
+        from replies
+        inner join assignments
+            on replies.session_id = assignments.session_id
+            and replies.agent_id = assignments.agent_id
+            and assignments.event_seq < replies.event_seq
+    ) as candidates
+    where position = 1
+),
+
+final as (
+    select
+        replies.session_id,
+        replies.event_seq,
+        replies.occurred_at as replied_at,
+        replies.agent_id,
+        coalesce(sender_team.team, 'unassigned') as team
+    from replies
+    left join sender_team
+        on replies.session_id = sender_team.session_id
+        and replies.event_seq = sender_team.event_seq
+)
+
+select * from final

@@ -1,0 +1,43 @@
+{#-
+  Every identifier each event carries, one row per (event, identifier): the
+  conversation itself is an identifier too, so the events of one thread tie
+  their identifiers together (a token-stamped webview event links the
+  browser's anonymous id to the chat user).
+-#}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='event_id',
+    on_schema_change='fail',
+) }}
+
+with events as (
+    select * from {{ ref('stg_raw__events') }}
+    {% if is_incremental() %}
+        where loaded_at > {{ incremental_threshold() }}
+    {% endif %}
+),
+
+{% set kinds = ['conversation_id', 'channel_user_id', 'user_id', 'anonymous_id'] %}
+observed as (
+    {% for kind in kinds %}
+    select
+        event_id,
+        event_type,
+        occurred_at,
+        loaded_at,
+        '{{ kind }}' as identifier_kind,
+        {{ kind }} as identifier_value,
+        {{ dbt.concat(["'" ~ kind ~ ":'", kind]) }} as node_id
+    from events
+    where {{ kind }} is not null
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+final as (
+    select * from observed
+)
+
+select * from final

@@ -1,0 +1,67 @@
+{#-
+  SPEC 4 demand heatmap: all 168 weekday × hour cells in the reporting time
+  zone (var `reporting_timezone`), zero counts and null medians where
+  nothing happened.
+-#}
+
+with sessions as (
+    select * from {{ ref('fct_sessions') }}
+),
+
+events as (
+    select * from {{ ref('int_events__sessionized') }}
+),
+
+visits as (
+    select * from {{ ref('int_state_visits__collapsed') }}
+),
+
+cells as (
+    select weekdays.iso_weekday, hours.hour
+    from (values {% for d in range(1, 8) %}({{ d }}){{ ", " if not loop.last }}{% endfor %}) as weekdays (iso_weekday)
+    cross join (values {% for h in range(24) %}({{ h }}){{ ", " if not loop.last }}{% endfor %}) as hours (hour)
+),
+
+first_escalations as (
+    select session_id, min(entered_at) as escalated_at
+    from visits
+    where state = 'pending_agent'
+    group by session_id
+),
+
+{% set moments = [
+    ('sessions_started', 'sessions', 'started_at', 'cast(null as double precision)'),
+    ('escalations', 'first_escalations', 'escalated_at', 'cast(null as double precision)'),
+    ('messages_received', "events where event_type = 'message.received'", 'occurred_at', 'cast(null as double precision)'),
+    ('answered_queue_visits', "visits where state = 'pending_agent' and next_state = 'human_active'", 'entered_at', 'dwell_s'),
+] %}
+happenings as (
+    {% for name, source, at, value in moments %}
+    select
+        '{{ name }}' as measure,
+        cast(extract(isodow from {{ in_reporting_timezone(at) }}) as integer) as iso_weekday,
+        cast(extract(hour from {{ in_reporting_timezone(at) }}) as integer) as hour,
+        {{ value }} as value
+    from {{ source }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+final as (
+    select
+        cells.iso_weekday,
+        cells.hour,
+        {% for name in ['sessions_started', 'escalations', 'messages_received'] %}
+        cast(sum(case when happenings.measure = '{{ name }}' then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as {{ name }},
+        {% endfor %}
+        {{ percentile_cont("case when happenings.measure = 'answered_queue_visits' then happenings.value end", 0.5) }}
+            as median_queue_wait_s
+    from cells
+    left join happenings
+        on cells.iso_weekday = happenings.iso_weekday
+        and cells.hour = happenings.hour
+    group by cells.iso_weekday, cells.hour
+)
+
+select * from final
