@@ -27,9 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize(
     ("config", "default_ttl", "expected"),
     [
-        (DbtRunConfig(), 24.0, ["build", "--vars", '{"ttl_hours": 24.0}']),
-        (DbtRunConfig(ttl_hours=6), 24.0, ["build", "--vars", '{"ttl_hours": 6.0}']),
-        (DbtRunConfig(full_refresh=True), 12.0, ["build", "--vars", '{"ttl_hours": 12.0}', "--full-refresh"]),
+        (DbtRunConfig(), 24.0, ["build", "--exclude-resource-type", "unit_test", "--vars", '{"ttl_hours": 24.0}']),
+        (DbtRunConfig(ttl_hours=6), 24.0, ["build", "--exclude-resource-type", "unit_test", "--vars", '{"ttl_hours": 6.0}']),
+        (DbtRunConfig(full_refresh=True), 12.0, ["build", "--exclude-resource-type", "unit_test", "--vars", '{"ttl_hours": 12.0}', "--full-refresh"]),
     ],
 )
 def test_dbt_build_args(config, default_ttl, expected):

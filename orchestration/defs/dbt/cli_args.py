@@ -15,7 +15,8 @@ class DbtRunConfig(dg.Config):
 
 
 def dbt_build_args(config: DbtRunConfig, default_ttl_hours: float) -> list[str]:
-    args = ["build"]
+    # dbt unit tests check the SQL, not the data; the test suite runs them.
+    args = ["build", "--exclude-resource-type", "unit_test"]
     ttl = config.ttl_hours if config.ttl_hours is not None else default_ttl_hours
     args += ["--vars", json.dumps({"ttl_hours": ttl}, sort_keys=True)]
     if config.full_refresh:
