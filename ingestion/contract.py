@@ -1,28 +1,28 @@
-"""The wire contract of SPEC section 3 as one typed model.
+"""The wire contract of SPEC section 3 as typed schemas.
 
 `Event` is a discriminated union on `type`; each member fixes the payload
-(`properties`) of its type. Unknown extra fields are kept (``extra="allow"``)
-because producers add enrichment we must not drop. The published JSON Schema
-(`schemas/event.schema.json`) is generated from these classes by
+(`properties`) of its type. Unknown extra fields are allowed at every level
+because producers add enrichment we must not drop.
+
+Validation gives a verdict, nothing else: the edge stores the producer's own
+dict (timestamps as sent, extras in place), so the schemas are TypedDicts
+checked by pydantic-core in one call per batch, not models built per event
+(a third of the cost on the collector's hot path), and they neither copy
+extras nor fill defaults into an output nobody reads (`extra="ignore"` accepts
+exactly what `"allow"` does; the published schema still says both). The JSON
+Schema (`schemas/event.schema.json`) is generated from these classes by
 `python -m ingestion.contract`, so code and schema cannot drift apart.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, Literal, Union, get_args, get_type_hints
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-    model_validator,
-)
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from typing_extensions import NotRequired, TypedDict
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "event.schema.json"
 
@@ -31,42 +31,47 @@ State = Literal["inbound_queue", "bot_active", "pending_agent", "human_active", 
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 Name = Annotated[str, Field(min_length=1, max_length=256)]
+Reason = Annotated[str, Field(max_length=256)]
+Channel = Annotated[str, Field(min_length=1, max_length=64)]
+OPEN = ConfigDict(extra="ignore", json_schema_extra={"additionalProperties": True})
 
 
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+def _optional(kind: Any) -> Any:
+    return NotRequired[Annotated[kind | None, Field(json_schema_extra={"default": None})]]
 
 
-class Actor(_Open):
+@with_config(OPEN)
+class Actor(TypedDict):
     kind: Literal["user", "bot", "human", "system"]
-    id: Annotated[str, Field(max_length=256)] | None = None
+    id: _optional(Reason)
 
 
-class Identity(_Open):
-    channel_user_id: Name | None = None
-    anonymous_id: Name | None = None
-    user_id: Name | None = None
-
-    def identifiers(self) -> dict[str, str]:
-        return {k: v for k, v in (("channel_user_id", self.channel_user_id),
-                                  ("anonymous_id", self.anonymous_id),
-                                  ("user_id", self.user_id)) if v}
+@with_config(OPEN)
+class Identity(TypedDict):
+    channel_user_id: _optional(Name)
+    anonymous_id: _optional(Name)
+    user_id: _optional(Name)
 
 
-class Attributes(_Open):
-    department: Name | None = None
-    query_nature: Name | None = None
+IDENTIFIERS = ("channel_user_id", "anonymous_id", "user_id")
 
 
-class _Envelope(_Open):
+@with_config(OPEN)
+class Attributes(TypedDict):
+    department: _optional(Name)
+    query_nature: _optional(Name)
+
+
+@with_config(OPEN)
+class _Envelope(TypedDict):
     event_id: Id
     occurred_at: AwareDatetime
-    conversation_id: Id | None = None
-    channel: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    actor: Actor | None = None
-    identity: Identity | None = None
-    attributes: Attributes | None = None
-    sent_at: AwareDatetime | None = None
+    conversation_id: _optional(Id)
+    channel: _optional(Channel)
+    actor: _optional(Actor)
+    identity: _optional(Identity)
+    attributes: _optional(Attributes)
+    sent_at: _optional(AwareDatetime)
 
 
 class _ConversationEvent(_Envelope):
@@ -77,34 +82,40 @@ class _ConversationEvent(_Envelope):
 
 # --- payloads -------------------------------------------------------------
 
-class MessageProps(_Open):
+@with_config(OPEN)
+class MessageProps(TypedDict):
     message_id: Id
 
 
-class StateChangedProps(_Open):
+@with_config(OPEN)
+class StateChangedProps(TypedDict):
     to_state: State
-    from_state: State | None = None
-    reason: Annotated[str, Field(max_length=256)] | None = None
+    from_state: _optional(State)
+    reason: _optional(Reason)
 
 
-class AgentAssignedProps(_Open):
+@with_config(OPEN)
+class AgentAssignedProps(TypedDict):
     agent_id: Id
     team: Name
 
 
-class TransferredProps(_Open):
+@with_config(OPEN)
+class TransferredProps(TypedDict):
     from_team: Name
     to_team: Name
-    from_agent_id: Id | None = None
-    to_agent_id: Id | None = None
-    reason: Annotated[str, Field(max_length=256)] | None = None
+    from_agent_id: _optional(Id)
+    to_agent_id: _optional(Id)
+    reason: _optional(Reason)
 
 
-class CsatProps(_Open):
+@with_config(OPEN)
+class CsatProps(TypedDict):
     score: Annotated[int, Field(ge=1, le=5, strict=True)]
 
 
-class FunnelProps(_Open):
+@with_config(OPEN)
+class FunnelProps(TypedDict):
     funnel: Name
 
 
@@ -115,6 +126,9 @@ class StepProps(FunnelProps):
 
 class ExitProps(StepProps):
     reason: Literal["closed", "hidden", "navigated"]
+
+
+FreeProps = NotRequired[dict[str, Any]]
 
 
 # --- events ---------------------------------------------------------------
@@ -128,14 +142,6 @@ class MessageSent(_ConversationEvent):
     type: Literal["message.sent"]
     properties: MessageProps
     actor: Actor
-
-    @model_validator(mode="after")
-    def _outbound_actor(self) -> "MessageSent":
-        if self.actor.kind not in ("bot", "human", "system"):
-            raise ValueError("actor.kind of message.sent must be bot, human or system")
-        if self.actor.kind == "human" and not self.actor.id:
-            raise ValueError("actor.id (the agent id) is required when actor.kind is human")
-        return self
 
 
 class StateChanged(_ConversationEvent):
@@ -160,7 +166,7 @@ class CsatSubmitted(_ConversationEvent):
 
 class Expired(_ConversationEvent):
     type: Literal["conversation.expired"]
-    properties: dict[str, Any] = Field(default_factory=dict)
+    properties: FreeProps
 
 
 class WebviewOpened(_Envelope):
@@ -191,23 +197,41 @@ class WebviewExited(_Envelope):
 class Identify(_Envelope):
     type: Literal["identify"]
     identity: Identity
-    properties: dict[str, Any] = Field(default_factory=dict)
+    properties: FreeProps
 
-    @model_validator(mode="after")
-    def _links_two(self) -> "Identify":
-        if len(self.identity.identifiers()) < 2:
-            raise ValueError("identify must carry two or more identifiers in identity")
-        return self
 
+# --- rules across fields ----------------------------------------------------
+
+def _outbound_actor(event: dict) -> dict:
+    actor = event["actor"]
+    if actor["kind"] not in ("bot", "human", "system"):
+        raise ValueError("actor.kind of message.sent must be bot, human or system")
+    if actor["kind"] == "human" and not actor.get("id"):
+        raise ValueError("actor.id (the agent id) is required when actor.kind is human")
+    return event
+
+
+def _links_two(event: dict) -> dict:
+    if sum(1 for name in IDENTIFIERS if event["identity"].get(name)) < 2:
+        raise ValueError("identify must carry two or more identifiers in identity")
+    return event
+
+
+RULES: dict[type, Callable[[dict], dict]] = {MessageSent: _outbound_actor, Identify: _links_two}
 
 EVENT_CLASSES = (
     MessageReceived, MessageSent, StateChanged, AgentAssigned, Transferred, CsatSubmitted,
     Expired, WebviewOpened, StepViewed, FunnelCompleted, EscalationRequested, WebviewExited,
     Identify,
 )
-EVENT_TYPES: tuple[str, ...] = tuple(get_args(c.model_fields["type"].annotation)[0] for c in EVENT_CLASSES)
-Event = Annotated[Union[EVENT_CLASSES], Field(discriminator="type")]
+EVENT_TYPES: tuple[str, ...] = tuple(get_args(get_type_hints(c)["type"])[0] for c in EVENT_CLASSES)
+# The top-level fields each type names; anything else in an event is an extra.
+EVENT_FIELDS: dict[str, frozenset[str]] = {
+    t: c.__required_keys__ | c.__optional_keys__ for t, c in zip(EVENT_TYPES, EVENT_CLASSES)}
+Event = Annotated[Union[tuple(Annotated[c, AfterValidator(RULES[c])] if c in RULES else c
+                              for c in EVENT_CLASSES)], Field(discriminator="type")]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+BATCH_ADAPTER: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
 WEBVIEW_TYPES = frozenset(t for t in EVENT_TYPES if t.startswith(("webview.", "funnel.", "escalation.")))
 
 
@@ -220,31 +244,51 @@ class InvalidEvent(ValueError):
 
 
 def describe(error: ValidationError) -> list[str]:
-    """Turn pydantic's errors into `field.path: reason` lines a producer can act on."""
+    """Turn pydantic's errors into `field.path: reason` lines a producer can act on.
+
+    Errors of a batch start with the event's index: `events[3].properties.score: ...`.
+    """
     problems = []
     for err in error.errors(include_url=False):
-        loc = [str(p) for p in err["loc"]]
+        loc = list(err["loc"])
+        prefix = f"events[{loc.pop(0)}]." if loc and isinstance(loc[0], int) else ""
         # The union member name (the event type) is noise in the path.
         if loc and loc[0] in EVENT_TYPES:
             loc = loc[1:]
-        field = ".".join(loc) or "event"
+        field = ".".join(map(str, loc)) or "event"
         msg = err["msg"]
         if err["type"] == "union_tag_invalid":
             field, msg = "type", f"unknown event type {err['input'].get('type')!r}; expected one of {', '.join(EVENT_TYPES)}"
         elif err["type"] == "union_tag_not_found":
             field, msg = "type", "field required"
-        problems.append(f"{field}: {msg}")
+        elif err["type"] == "model_attributes_type":
+            msg = f"expected a JSON object, got {_json_type(err['input'])}"
+        problems.append(f"{prefix}{field}: {msg}")
     return problems
 
 
-def parse_event(data: Any) -> BaseModel:
-    """Validate one decoded JSON value as an event or raise `InvalidEvent`."""
-    if not isinstance(data, dict):
-        raise InvalidEvent([f"event: expected a JSON object, got {type(data).__name__}"])
+def _json_type(value: Any) -> str:
+    return {str: "string", bool: "boolean", int: "number", float: "number", list: "array",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def parse_event(data: Any) -> dict[str, Any]:
+    """`data` itself once it is a valid event; raises `InvalidEvent` otherwise."""
     try:
-        return EVENT_ADAPTER.validate_python(data)
+        EVENT_ADAPTER.validate_python(data)
     except ValidationError as exc:
         raise InvalidEvent(describe(exc)) from None
+    return data
+
+
+def parse_events(events: list[Any]) -> list[dict[str, Any]]:
+    """`events` itself once each is valid, checked in one call; `InvalidEvent`
+    names every bad event by index."""
+    try:
+        BATCH_ADAPTER.validate_python(events)
+    except ValidationError as exc:
+        raise InvalidEvent(describe(exc)) from None
+    return events
 
 
 def json_schema() -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """What every entry point does to an event before it may enter the spool.
 
 Validation against the contract, pseudonymisation, and the collector's own
-`received_at`. The importer uses it now; the HTTP collector uses the same
-function, so a file import and a webhook store byte-identical records.
+`received_at`. The importer and the HTTP collector use the same functions,
+so a file import and a webhook store byte-identical records. The record is
+the producer's own dict (timestamps as sent), not the validator's output.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ingestion.contract import parse_event
+from ingestion.contract import EVENT_FIELDS, parse_event, parse_events
 from ingestion.privacy import load_hash_key, scrub
 from ingestion.settings import Settings
 
@@ -33,17 +34,32 @@ class Edge:
         return cls(load_hash_key(settings), settings.store_message_text)
 
     def accept(self, data: Any, received_at: str | None = None) -> dict[str, Any]:
-        """The spool record for a valid event; raises `InvalidEvent` naming field and reason.
+        """The spool record for a valid event; raises `InvalidEvent` naming field and reason."""
+        parse_event(data)
+        return self._record(data, received_at or utc_now_iso())
 
-        Top-level fields the contract does not name are kept, moved under
-        `_extras`, so the loader's reader can parse a fixed set of columns.
+    def accept_all(self, events: list[Any], received_at: str | None = None) -> list[dict[str, Any]]:
+        """The spool records of a batch, validated in one call; all or nothing.
+
+        `InvalidEvent` names each bad event by index (`events[3].properties.score: ...`).
         """
-        extra = parse_event(data).model_extra or {}
+        parse_events(events)
+        received_at = received_at or utc_now_iso()
+        return [self._record(data, received_at) for data in events]
+
+    def _record(self, data: dict[str, Any], received_at: str) -> dict[str, Any]:
+        """Top-level fields the contract does not name are kept, moved under
+        `_extras`, so the loader's reader can parse a fixed set of columns."""
         record = scrub(data, self.hash_key, self.store_message_text)
-        if extra:
-            record = {k: v for k, v in record.items() if k not in extra}
-            record["_extras"] = extra
-        return {**record, "received_at": received_at or utc_now_iso()}
+        if record is data:  # never change the caller's dict
+            record = dict(data)
+        fields = EVENT_FIELDS[data["type"]]
+        if not fields.issuperset(record):
+            extras = {k: v for k, v in data.items() if k not in fields}
+            record = {k: v for k, v in record.items() if k in fields}
+            record["_extras"] = extras
+        record["received_at"] = received_at
+        return record
 
     def quarantine(self, reason: str, source: str, line: int | None, raw: Any,
                    received_at: str | None = None) -> dict[str, Any]:
