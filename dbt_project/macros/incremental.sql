@@ -1,13 +1,10 @@
 {#-
-  Rows loaded after this point are new to an incremental model: its latest
-  `loaded_at` minus the `incremental_lookback_hours` var, so a loader whose
-  clock runs behind is still picked up (an empty model takes everything).
-  Models that take these rows recompute whole units (a conversation, an
-  event), so the lookback costs work, never correctness.
+  Rows of loads an incremental model has not processed yet. Every load stamps
+  its rows with one `loaded_at`, so "new" is an anti-join on the loads the
+  model already holds, exact whatever order loads commit in (no clock-skew
+  window to tune). Late events need no time window either: the models
+  recompute whole units (a conversation, an event) for every new row.
 -#}
-{% macro incremental_threshold() -%}
-    coalesce(
-        (select {{ dbt.dateadd('hour', -1 * var('incremental_lookback_hours'), 'max(loaded_at)') }} from {{ this }}),
-        cast('1900-01-01' as {{ dbt.type_timestamp() }})
-    )
+{% macro is_new_load(column='loaded_at') -%}
+    {{ column }} not in (select distinct loaded_at from {{ this }})
 {%- endmacro %}

@@ -10,8 +10,9 @@
   opens a new session when the previous block closed or a TTL gap precedes it.
 
   Incremental: a conversation's sessions depend on all of its events, so a
-  run re-sessionizes every conversation that received an event since the last
-  run (minus a lookback for clock skew between loaders) and replaces its rows.
+  run re-sessionizes, from its whole history, every conversation that got an
+  event in a load this model has not seen, and replaces its rows. That is the
+  lookback for late data: unbounded in time, scoped to the touched threads.
 -#}
 
 {{ config(
@@ -29,7 +30,7 @@ with events as (
             select conversation_id
             from {{ ref('stg_raw__events') }}
             where conversation_id is not null
-                and loaded_at > {{ incremental_threshold() }}
+                and {{ is_new_load() }}
         )
     {% endif %}
 ),

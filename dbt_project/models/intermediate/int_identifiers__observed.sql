@@ -15,7 +15,7 @@
 with events as (
     select * from {{ ref('stg_raw__events') }}
     {% if is_incremental() %}
-        where loaded_at > {{ incremental_threshold() }}
+        where {{ is_new_load() }}
     {% endif %}
 ),
 
@@ -37,7 +37,12 @@ observed as (
 ),
 
 final as (
-    select * from observed
+    select
+        *,
+        -- The event's smallest identifier: linking every identifier of an
+        -- event to it (a star) connects the same people as every pair would.
+        min(node_id) over (partition by event_id) as event_anchor
+    from observed
 )
 
 select * from final

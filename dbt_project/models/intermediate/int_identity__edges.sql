@@ -1,33 +1,17 @@
 {#-
-  Identifier pairs seen on one event: the edges of the identity graph, each
-  once per direction. Incremental: pairs from newly loaded events are added;
-  an edge never goes away because raw events are never deleted.
+  Edges of the identity graph, each once per direction: every identifier of
+  an event to the event's anchor (its smallest identifier).
 -#}
-
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['node_from', 'node_to'],
-    on_schema_change='fail',
-) }}
 
 with observed as (
     select * from {{ ref('int_identifiers__observed') }}
-    {% if is_incremental() %}
-        where loaded_at > {{ incremental_threshold() }}
-    {% endif %}
+    where node_id <> event_anchor
 ),
 
 pairs as (
-    select
-        left_side.node_id as node_from,
-        right_side.node_id as node_to,
-        max(left_side.loaded_at) as loaded_at
-    from observed as left_side
-    inner join observed as right_side
-        on left_side.event_id = right_side.event_id
-        and left_side.node_id <> right_side.node_id
-    group by left_side.node_id, right_side.node_id
+    select node_id as node_from, event_anchor as node_to from observed
+    union
+    select event_anchor as node_from, node_id as node_to from observed
 ),
 
 final as (

@@ -10,18 +10,19 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from ingestion.settings import Settings
 from orchestration.defs.dbt.cli_args import DbtRunConfig, dbt_build_args
 from orchestration.defs.dbt.project import dbt_project
-from orchestration.defs.policies import DUCKDB_POOL, OWNERS
+from orchestration.defs.policies import DUCKDB_POOL, MART_FRESHNESS, OWNERS
 
 
 class JourneyDbtTranslator(DagsterDbtTranslator):
-    """Groups by dbt folder (staging, intermediate, marts); every model owned."""
+    """Groups by dbt folder (staging, intermediate, marts); every model owned; marts kept fresh."""
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         node = manifest["nodes"].get(unique_id) or manifest["sources"].get(unique_id) or {}
         fqn = node.get("fqn", [])
         group = fqn[1] if len(fqn) > 2 else "reference"
-        return spec.replace_attributes(group_name=group, owners=OWNERS)
+        spec = spec.replace_attributes(group_name=group, owners=OWNERS)
+        return spec.replace_attributes(freshness_policy=MART_FRESHNESS) if group == "marts" else spec
 
 
 def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
