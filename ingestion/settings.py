@@ -21,6 +21,9 @@ class Settings:
     segment_max_age_s: float
     # Dated stakeholder report folders (JOURNEY_REPORTS_DIR, default $JOURNEY_HOME/reports).
     reports_dir: Path
+    # SPEC 3.4: the TTL worker expires sessions idle as of the latest event
+    # loaded ("watermark", reproducible) or as of the wall clock ("wall").
+    ttl_clock: str = "watermark"
     # JOURNEY_HASH_KEY, if the operator manages the pseudonymisation key; never printed.
     hash_key: str | None = field(default=None, repr=False)
 
@@ -46,6 +49,7 @@ class Settings:
             segment_max_bytes=int(_positive_float(env, "JOURNEY_SEGMENT_MAX_BYTES", 64 * 1024 * 1024)),
             segment_max_age_s=_positive_float(env, "JOURNEY_SEGMENT_MAX_AGE_S", 5.0),
             reports_dir=Path(reports).expanduser().resolve() if reports else home / "reports",
+            ttl_clock=_choice(env, "JOURNEY_TTL_CLOCK", ("watermark", "wall")),
             hash_key=env.get("JOURNEY_HASH_KEY") or None,
         )
 
@@ -61,3 +65,10 @@ def _positive_float(env, name: str, default: float) -> float:
     if value <= 0:
         raise ValueError(f"{name} must be positive, got {raw!r}")
     return value
+
+
+def _choice(env, name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name) or choices[0]
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw

@@ -16,9 +16,12 @@ from ingestion.settings import Settings
 from orchestration.defs.dbt.assets import build_dbt_assets
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, dbt_project
 from orchestration.defs.dlt.assets import build_spool_assets
+from orchestration.defs.dlt.sensors import build_spool_sensor
+from orchestration.defs.ttl.assets import EXPIRY_EVENTS, build_ttl_assets
 from orchestration.defs.report import build_report_assets, daily_stakeholder_report, stakeholder_report_job
 
 LOAD_AND_TRANSFORM = "load_and_transform"
+TTL_WORKER = "ttl_worker"
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -27,19 +30,32 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     settings.home.mkdir(parents=True, exist_ok=True)
     load_and_transform = dg.define_asset_job(
         LOAD_AND_TRANSFORM,
-        # The report has its own daily job and cadence.
-        selection=dg.AssetSelection.all() - dg.AssetSelection.groups("reports"),
+        # The TTL worker and the report have their own jobs and cadence.
+        selection=dg.AssetSelection.all() - dg.AssetSelection.groups("ttl", "reports"),
         description="Load sealed spool segments, then build every dbt model and run its tests.",
     )
+    ttl_worker = dg.define_asset_job(
+        TTL_WORKER,
+        selection=dg.AssetSelection.assets(EXPIRY_EVENTS),
+        description="Append conversation.expired events for sessions idle past the TTL.",
+    )
     return dg.Definitions(
-        assets=[build_spool_assets(settings), build_dbt_assets(settings), build_report_assets(settings)],
-        jobs=[load_and_transform, stakeholder_report_job],
+        assets=[build_spool_assets(settings), build_dbt_assets(settings), build_ttl_assets(settings),
+                build_report_assets(settings)],
+        jobs=[load_and_transform, ttl_worker, stakeholder_report_job],
+        sensors=[build_spool_sensor(settings, load_and_transform)],
         schedules=[
             dg.ScheduleDefinition(
                 name="hourly_load_and_transform",
                 job=load_and_transform,
                 cron_schedule="0 * * * *",
                 description="Fallback: load and transform every hour even if no sensor fired.",
+            ),
+            dg.ScheduleDefinition(
+                name="ttl_worker_every_15_minutes",
+                job=ttl_worker,
+                cron_schedule="*/15 * * * *",
+                description="Close sessions idle past the TTL; the spool sensor then loads the expiries.",
             ),
             daily_stakeholder_report,
         ],
