@@ -13,6 +13,7 @@ from dagster_dbt import DbtCliResource
 from dagster_dlt import DagsterDltResource
 
 from ingestion.settings import Settings
+from orchestration.defs.checks import build_gx_checks
 from orchestration.defs.dbt.assets import build_dbt_assets
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, dbt_project
 from orchestration.defs.dlt.assets import build_spool_assets
@@ -42,6 +43,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[build_spool_assets(settings), build_dbt_assets(settings), build_ttl_assets(settings),
                 build_report_assets(settings)],
+        asset_checks=build_gx_checks(settings),
         jobs=[load_and_transform, ttl_worker, stakeholder_report_job],
         sensors=[build_spool_sensor(settings, load_and_transform)],
         schedules=[

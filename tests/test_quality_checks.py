@@ -1,0 +1,169 @@
+"""Great Expectations suites as blocking Dagster checks on the marts.
+
+Each suite loads whole (GX drops an invalid expectation with a log line), the
+checks pass on a warehouse built by the real pipeline, name the expectation
+and column a corrupted mart breaks, and keep a failed mart from feeding the report.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from ingestion.importer import import_files
+from ingestion.settings import Settings
+from ingestion.simulator import simulate, write_ndjson
+from orchestration.defs.build import build_definitions
+from orchestration.defs.checks import build_gx_checks
+from orchestration.defs.checks.suites import SuiteFile, suite_files, to_gx_suite
+from orchestration.defs.report import REPORT_KEY
+from orchestration.runner import run_load_and_transform
+
+# SPEC 4's marts and the ghost rate of SPEC 3.5: each must have a suite.
+MARTS = {"fct_sessions", "fct_state_transitions", "dim_users", "mart_friction",
+         "mart_agent_performance", "mart_queue_dynamics", "mart_handovers",
+         "mart_operational_heatmap", "mart_active_sessions", "mart_ghost_rate"}
+SUITES = {suite.mart: suite for suite in suite_files()}
+
+
+def test_every_mart_has_a_suite_named_after_it():
+    assert set(SUITES) == MARTS
+    assert all(suite.config["name"] == mart for mart, suite in SUITES.items())
+
+
+@pytest.mark.parametrize("mart", sorted(MARTS))
+def test_suite_loads_exactly_its_declared_expectations(mart):
+    suite = SUITES[mart]
+    loaded = to_gx_suite(suite)
+    assert len(loaded.expectations) == suite.declared_count == len(suite.config["expectations"])
+
+
+def test_a_suite_that_gx_would_silently_shorten_is_refused():
+    suite = SUITES["mart_handovers"]
+    typo = {"type": "expect_column_values_to_be_positive", "kwargs": {"column": "handovers"}}
+    config = {**suite.config, "expectations": [*suite.config["expectations"], typo],
+              "meta": {"expectation_count": suite.declared_count + 1}}
+    with pytest.raises(ValueError, match=f"accepted {suite.declared_count} of the {suite.declared_count + 1}"):
+        to_gx_suite(replace(suite, config=config))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A warehouse built by `run_load_and_transform`, as `journey run` does, and its GX evaluations."""
+    home = tmp_path_factory.mktemp("quality")
+    sim = simulate(days=2, sessions_per_day=60, seed=13)
+    events = home / "events.ndjson"
+    write_ndjson(sim.events, events)
+    with pytest.MonkeyPatch.context() as env:
+        # The runner and build_definitions export these; the context restores them.
+        env.setenv("JOURNEY_HOME", str(home))
+        env.setenv("DAGSTER_HOME", str(home / "dagster"))
+        env.setenv("JOURNEY_WAREHOUSE", str(home / "warehouse.duckdb"))
+        settings = Settings.from_env()
+        import_files([events], settings)
+        summary = run_load_and_transform(settings)
+        with dg.DagsterInstance.get() as instance:
+            records = instance.all_logs(summary.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    evaluations = {r.dagster_event.event_specific_data.check_name: r.dagster_event.event_specific_data
+                   for r in records}
+    return settings, summary, evaluations
+
+
+def test_checks_target_the_real_marts_block_and_share_the_duckdb_pool(built):
+    settings, _, _ = built
+    graph = build_definitions(settings).resolve_asset_graph()
+    specs = [spec for check in build_gx_checks(settings) for spec in check.check_specs]
+    assert {spec.asset_key for spec in specs} == {dg.AssetKey(["marts", m]) for m in MARTS}
+    assert {spec.asset_key for spec in specs} <= set(graph.get_all_asset_keys())
+    assert {spec.key for spec in specs} <= set(graph.asset_check_keys)
+    assert all(spec.blocking for spec in specs)
+    assert all(check.op.pools == {"duckdb"} for check in build_gx_checks(settings))
+
+
+def test_load_and_transform_runs_every_gx_check_and_they_pass(built):
+    _, summary, evaluations = built
+    assert summary.success, summary.failure
+    gx = {name: e for name, e in evaluations.items() if name.startswith("gx_")}
+    assert {name: e.passed for name, e in gx.items()} == {f"gx_{m}": True for m in MARTS}
+    for mart in MARTS:
+        metadata = gx[f"gx_{mart}"].metadata
+        assert metadata["expectations_evaluated"].value == SUITES[mart].declared_count
+        assert metadata["expectations_failed"].value == 0
+
+
+DUPLICATE_SESSION = "insert into marts.fct_sessions select * from marts.fct_sessions limit 1"
+# (mart, SQL that breaks it, words the failure must contain, failed expectations)
+CORRUPTIONS = [
+    pytest.param("fct_sessions", DUPLICATE_SESSION,
+                 "expect_column_values_to_be_unique(column=session_id) — one row per session: 2 of", 1,
+                 id="duplicate-session"),
+    pytest.param("fct_sessions", "update marts.fct_sessions set ended_at = started_at where final_state = 'open'",
+                 "expect_column_values_to_be_null(column=ended_at) where final_state == open — "
+                 "an open session has no end yet:", 1,
+                 id="open-session-with-an-end"),
+    pytest.param("fct_state_transitions", "update marts.fct_state_transitions set dwell_s = -5 where session_id = "
+                 "(select min(session_id) from marts.fct_state_transitions) and visit_index = 1",
+                 "expect_column_values_to_be_between(column=dwell_s, min_value=0.0): 1 of", 1,
+                 id="negative-dwell"),
+    pytest.param("mart_friction", "update marts.mart_friction set sessions_advanced = sessions_reached + 1 "
+                 "where step_index = 1",
+                 "expect_column_pair_values_a_to_be_greater_than_b(column_A=sessions_reached, "
+                 "column_B=sessions_advanced, or_equal=True) — only sessions that reached a step can advance", 1,
+                 id="advanced-more-than-reached"),
+    pytest.param("mart_operational_heatmap",
+                 "delete from marts.mart_operational_heatmap where iso_weekday = 1 and hour = 3",
+                 "expect_table_row_count_to_equal(value=168) — all 7 × 24 cells, empty ones included: observed 167", 1,
+                 id="missing-heatmap-cell"),
+    pytest.param("mart_ghost_rate", "alter table marts.mart_ghost_rate drop column unlinked_events",
+                 'could not be evaluated: Error: The column "unlinked_events" in BatchData does not exist', 2,
+                 id="dropped-column"),
+]
+
+
+def warehouse_copy(settings: Settings, home: Path, breaking_sql: str | None = None) -> Settings:
+    """A copy, so the module's warehouse stays whole for the other tests."""
+    home.mkdir()
+    shutil.copy(settings.warehouse, home / "warehouse.duckdb")
+    if breaking_sql:
+        with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+            con.execute(breaking_sql)
+    return Settings.from_env({"JOURNEY_HOME": str(home)})
+
+
+@pytest.mark.parametrize(("mart", "sql", "words", "failed"), CORRUPTIONS)
+def test_a_corrupted_mart_fails_its_check_with_a_message_naming_what_broke(built, tmp_path, mart, sql, words,
+                                                                           failed):
+    settings = warehouse_copy(built[0], tmp_path / "home", sql)
+    [check] = [c for c in build_gx_checks(settings) if c.check_key.name == f"gx_{mart}"]
+    result = check()
+    assert not result.passed
+    assert result.severity == dg.AssetCheckSeverity.ERROR
+    assert result.metadata["expectations_failed"].value == failed
+    assert words in result.metadata["failures"].value
+
+
+def test_a_failed_mart_check_keeps_the_report_from_being_built(built, tmp_path, monkeypatch):
+    """A run of the report with the marts' checks: blocked when a mart is broken, built when none is."""
+    # Recorded so that the path build_definitions exports is undone after the test.
+    monkeypatch.setenv("JOURNEY_WAREHOUSE", "")
+    outcomes = {}
+    for case, sql in (("clean", None), ("broken", DUPLICATE_SESSION)):
+        settings = warehouse_copy(built[0], tmp_path / case, sql)
+        defs = build_definitions(settings)
+        gx_checks = [k for k in defs.resolve_asset_graph().asset_check_keys if k.name.startswith("gx_")]
+        checked_report = dg.define_asset_job(
+            "checked_report", selection=dg.AssetSelection.checks(*gx_checks) | dg.AssetSelection.assets(REPORT_KEY))
+        job = dg.Definitions.merge(defs, dg.Definitions(jobs=[checked_report])).resolve_job_def("checked_report")
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = job.execute_in_process(instance=instance, raise_on_error=False)
+        outcomes[case] = (
+            {e.check_name for e in result.get_asset_check_evaluations() if not e.passed},
+            {m.event_specific_data.materialization.asset_key for m in result.get_asset_materialization_events()},
+        )
+    assert outcomes["clean"] == (set(), {REPORT_KEY})
+    assert outcomes["broken"] == ({"gx_fct_sessions"}, set())
