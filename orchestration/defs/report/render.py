@@ -70,6 +70,9 @@ def content_id(image: Path) -> str:
 
 def render_report(warehouse: Path, out_root: Path, day: date | None = None,
                   reporting_timezone: str = "UTC") -> ReportFiles:
+    """`reporting_timezone` must be the zone dbt built the heatmap in (its var
+    `reporting_timezone`): the report writes the period in it and labels the
+    heatmap with it, but cannot re-bin hours the mart has already counted."""
     day = day or datetime.now(timezone.utc).date()
     data = read_report_data(warehouse)
     folder = out_root / day.isoformat()
