@@ -26,6 +26,9 @@ def utc_now_iso() -> str:
 
 @dataclass(frozen=True)
 class Edge:
+    """Records are built in the dicts the edge is handed, not in copies: callers
+    pass events they decoded or built for it and do not use them afterwards."""
+
     hash_key: bytes
     store_message_text: bool = False
 
@@ -51,13 +54,9 @@ class Edge:
         """Top-level fields the contract does not name are kept, moved under
         `_extras`, so the loader's reader can parse a fixed set of columns."""
         record = scrub(data, self.hash_key, self.store_message_text)
-        if record is data:  # never change the caller's dict
-            record = dict(data)
-        fields = EVENT_FIELDS[data["type"]]
+        fields = EVENT_FIELDS[record["type"]]
         if not fields.issuperset(record):
-            extras = {k: v for k, v in data.items() if k not in fields}
-            record = {k: v for k, v in record.items() if k in fields}
-            record["_extras"] = extras
+            record["_extras"] = {k: record.pop(k) for k in [k for k in record if k not in fields]}
         record["received_at"] = received_at
         return record
 

@@ -45,13 +45,18 @@ def pseudonymize(value: str, key: bytes) -> str:
 
 
 def scrub(event: dict[str, Any], key: bytes, store_message_text: bool = False) -> dict[str, Any]:
-    """Return the event as it may be stored: hashed channel user id, no text by default."""
+    """Make the event fit to be stored, in place: hashed channel user id, no text by default.
+
+    In place because the edge owns the dicts it is handed (decoded or built
+    for it), and copying two of them per event was a tenth of the
+    collector's CPU on a batch. Returns `event`.
+    """
     identity = event.get("identity")
     if isinstance(identity, dict) and isinstance(identity.get("channel_user_id"), str):
         raw = identity["channel_user_id"]
         if not raw.startswith(HASH_PREFIX):
-            event = {**event, "identity": {**identity, "channel_user_id": pseudonymize(raw, key)}}
+            identity["channel_user_id"] = pseudonymize(raw, key)
     props = event.get("properties")
-    if not store_message_text and isinstance(props, dict) and "text" in props:
-        event = {**event, "properties": {k: v for k, v in props.items() if k != "text"}}
+    if not store_message_text and isinstance(props, dict):
+        props.pop("text", None)
     return event
