@@ -10,7 +10,6 @@ builds the marts from the spool.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 from datetime import datetime, timedelta, timezone
@@ -21,14 +20,10 @@ import pytest
 
 from ingestion.privacy import pseudonymize
 from ingestion.settings import Settings
+from tests.browser import ARTIFACTS, CHROMIUM_ARGS, chromium_or_skip
 from tests.collector_server import CollectorProcess, request
 from tests.conftest import run_journey
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-proxy-server"]  # loopback only, whatever the environment's proxy says
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 SCREENSHOT = ARTIFACTS / "webview_sample.png"
 
 CONVERSATION, PHONE = "conv-browser", "+31699999999"
@@ -41,12 +36,7 @@ TIMEOUT_MS = 15_000
 
 @pytest.fixture
 def chromium_path() -> str:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (apt-get install chromium; scripts/test.sh does it as root)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser test: {reason}")
-        pytest.skip(reason)
-    return str(CHROMIUM)
+    return chromium_or_skip()
 
 
 @pytest.fixture
