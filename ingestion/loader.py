@@ -279,6 +279,21 @@ def prepare(pipeline: dlt.Pipeline, settings: Settings) -> list[Path]:
     return reader.pending()
 
 
+def ensure_raw_events(settings: Settings) -> bool:
+    """Create an empty `raw.events` on a new warehouse, so a first run with an
+    empty spool builds empty marts instead of failing on a missing source.
+    Returns whether it had to."""
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.warehouse)) as con:
+        exists = con.sql("select count(*) from duckdb_tables() where schema_name = $s and table_name = 'events'",
+                         params={"s": RAW_DATASET}).fetchall()[0][0]
+        if not exists:
+            empty = EVENTS_SCHEMA.empty_table()
+            con.execute(f"create schema if not exists {RAW_DATASET}")
+            con.execute(f"create table {RAW_DATASET}.events as select * from empty")
+    return not exists
+
+
 def finish(settings: Settings, segments: Sequence[Path]) -> None:
     """After dlt committed: a crash before this reloads the segments, which the
     merge on event_id makes harmless."""

@@ -53,6 +53,7 @@ def _run(settings: Settings, full_refresh: bool = False) -> int:
         _say(f"  failed check: {check}")
     if summary.failure:
         _say(summary.failure)
+        _say(f"  full log: open the Dagster UI (`dagster dev -w workspace.yaml`), Runs → {summary.run_id[:8]}")
     return 0 if summary.success and not summary.checks_failed else 1
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+from dagster_shared.error import SerializableErrorInfo
 
 from ingestion.settings import Settings
 
@@ -41,6 +42,21 @@ class RunSummary:
     checks_failed: list[str] = field(default_factory=list)
     failure: str | None = None
     metadata: dict[str, dict] = field(default_factory=dict)
+
+
+def failure_message(step: str | None, error: SerializableErrorInfo | None) -> str:
+    """What failed and why, without the stack: the root cause's message (the
+    wrappers around it only repeat it), plus a hint for the failures operators
+    meet most. The full trace stays in the Dagster UI."""
+    root = error
+    while root is not None and root.cause is not None:
+        root = root.cause
+    reason = root.message.strip() if root is not None else "unknown error"
+    text = f"step {step or '?'} failed: {reason}"
+    if "Could not set lock on file" in reason:
+        text += ("\n  hint: another process holds the DuckDB file read-write (a BI tool, a notebook,"
+                 " a second run); close it or connect read-only, then run again")
+    return text
 
 
 def run_load_and_transform(settings: Settings, full_refresh: bool = False,
@@ -77,5 +93,5 @@ def run_load_and_transform(settings: Settings, full_refresh: bool = False,
                 else:
                     summary.checks_failed.append(evaluation.check_name)
             elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
-                summary.failure = event.event_specific_data.error.to_string()
+                summary.failure = failure_message(event.step_key, event.event_specific_data.error)
     return summary

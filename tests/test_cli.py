@@ -1,7 +1,14 @@
 """The `journey` command's own behaviour: messages and exit codes."""
 
+import os
+import subprocess
+import sys
+
+import duckdb
+
+from ingestion.simulator import simulate, write_ndjson
 from orchestration.cli import main
-from tests.conftest import event, write_lines
+from tests.conftest import event, run_journey, write_lines
 
 
 def test_import_reports_bad_lines_by_file_and_line(settings, tmp_path, capsys):
@@ -24,3 +31,26 @@ def test_missing_file_and_bad_setting_are_clear_errors(settings, tmp_path, capsy
     monkeypatch.setenv("JOURNEY_TTL_HOURS", "soon")
     assert main(["run"]) == 2
     assert "JOURNEY_TTL_HOURS must be a number" in capsys.readouterr().err
+
+
+def test_a_failed_run_says_which_step_and_why_without_a_traceback(settings, tmp_path):
+    """A BI tool holding the DuckDB file read-write blocks the load: the operator reads why."""
+    path = tmp_path / "events.ndjson"
+    write_ndjson(simulate(days=1, sessions_per_day=10, seed=2).events, path)
+    run_journey(settings.home, "k" * 64, "import", str(path))
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.warehouse)):  # the lock a second writer cannot take
+        proc = subprocess.run([sys.executable, "-m", "orchestration.cli", "run"], capture_output=True, text=True,
+                              env={**os.environ, "JOURNEY_HASH_KEY": "k" * 64}, timeout=600)
+    assert proc.returncode == 1
+    assert "FAILED" in proc.stdout and "step spool_load failed" in proc.stdout
+    assert "hint: another process holds the DuckDB file" in proc.stdout
+    assert "Traceback" not in proc.stdout
+
+
+def test_first_run_on_an_empty_install_builds_empty_marts(settings):
+    assert main(["run"]) == 0
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        assert con.sql("select count(*) from raw.events").fetchall()[0][0] == 0
+        assert con.sql("select count(*) from marts.fct_sessions").fetchall()[0][0] == 0
+        assert con.sql("select count(*) from marts.mart_operational_heatmap").fetchall()[0][0] == 168

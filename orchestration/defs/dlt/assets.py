@@ -5,7 +5,7 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from ingestion.loader import RAW_DATASET, finish, make_pipeline, prepare, spool_source
+from ingestion.loader import RAW_DATASET, ensure_raw_events, finish, make_pipeline, prepare, spool_source
 from ingestion.settings import Settings
 from orchestration.defs.policies import DUCKDB_POOL, OWNERS
 
@@ -43,6 +43,8 @@ def build_spool_assets(settings: Settings) -> dg.AssetsDefinition:
         segments = prepare(pipeline, settings)
         if not segments:
             context.log.info("spool: no sealed segments waiting")
+            if ensure_raw_events(settings):
+                context.log.info(f"created an empty {RAW_DATASET}.events on the new warehouse")
             for key in context.selected_asset_keys:
                 yield dg.MaterializeResult(asset_key=key, metadata={"segments": 0, "rows_loaded": 0})
             return
