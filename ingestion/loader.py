@@ -1,4 +1,5 @@
-"""dlt loader: sealed spool segments → DuckDB schema `raw`, merged on `event_id`.
+"""dlt loader: sealed spool segments → schema `raw` of the warehouse (DuckDB, or
+PostgreSQL with JOURNEY_DESTINATION=postgres), merged on `event_id`.
 
 The spool is parsed by DuckDB and handed to dlt as Arrow tables (the
 dict-per-row path is ~100× slower). Each record gets a last integrity check
@@ -18,7 +19,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import duckdb
 import pyarrow as pa
 from dlt.common.libs.pyarrow import py_arrow_to_table_schema_columns
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
 from ingestion.contract import EVENT_TYPES
 from ingestion.settings import Settings
@@ -249,19 +251,44 @@ def spool_source(segments: Sequence[Path] = (), warehouse: Path | None = None):
     return events, quarantine
 
 
+def postgres_credentials(env: Mapping[str, str] | None = None) -> PostgresCredentials:
+    """PostgreSQL from the JOURNEY_PG_* variables, the ones dbt's `postgres` target reads."""
+    env = os.environ if env is None else env
+    credentials = PostgresCredentials()
+    credentials.host = env.get("JOURNEY_PG_HOST", "localhost")
+    credentials.port = int(env.get("JOURNEY_PG_PORT", "5432"))
+    credentials.username = env.get("JOURNEY_PG_USER", "journey")
+    credentials.password = env.get("JOURNEY_PG_PASSWORD")
+    credentials.database = env.get("JOURNEY_PG_DBNAME", "journey")
+    return credentials
+
+
 def make_pipeline(settings: Settings) -> dlt.Pipeline:
     # dlt's intermediate Parquet files live for one load; compressing them costs
     # more time than the disk it saves. An operator's own setting wins.
     os.environ.setdefault("DATA_WRITER__COMPRESSION", "none")
-    return dlt.pipeline(
-        pipeline_name=PIPELINE_NAME,
+    if settings.destination == "postgres":
+        destination = dlt.destinations.postgres(postgres_credentials())
+    else:
         # Row order inside raw.events carries no meaning; letting DuckDB drop
         # it parallelises the inserts of the merge.
-        destination=dlt.destinations.duckdb(DuckDbCredentials(
-            str(settings.warehouse), global_config={"preserve_insertion_order": False})),
+        destination = dlt.destinations.duckdb(DuckDbCredentials(
+            str(settings.warehouse), global_config={"preserve_insertion_order": False}))
+    return dlt.pipeline(
+        pipeline_name=PIPELINE_NAME,
+        destination=destination,
         dataset_name=RAW_DATASET,
         pipelines_dir=str(settings.home / ".dlt"),
     )
+
+
+def known_events_warehouse(settings: Settings) -> Path | None:
+    """The DuckDB file whose event_ids a batch skips before dlt sees them.
+
+    Only a speed-up: on PostgreSQL the insert-only merge on event_id alone
+    keeps the first arrival, without pulling the warehouse's ids back here.
+    """
+    return settings.warehouse if settings.destination == "duckdb" else None
 
 
 def prepare(pipeline: dlt.Pipeline, settings: Settings) -> list[Path]:
@@ -307,7 +334,7 @@ def load_spool(settings: Settings | None = None) -> dict[str, int]:
     segments = prepare(pipeline, settings)
     if not segments:
         return {"segments": 0, "events": 0, "quarantined": 0}
-    pipeline.run(spool_source(segments, settings.warehouse))
+    pipeline.run(spool_source(segments, known_events_warehouse(settings)))
     finish(settings, segments)
     counts = pipeline.last_trace.last_normalize_info.row_counts
     return {"segments": len(segments), "events": counts.get("events", 0),

@@ -24,6 +24,9 @@ class Settings:
     # SPEC 3.4: the TTL worker expires sessions idle as of the latest event
     # loaded ("watermark", reproducible) or as of the wall clock ("wall").
     ttl_clock: str = "watermark"
+    # Where the loader writes `raw` (JOURNEY_DESTINATION): the DuckDB file, or
+    # PostgreSQL at JOURNEY_PG_* (SPEC 2's scale path; dbt then runs --target postgres).
+    destination: str = "duckdb"
     # JOURNEY_HASH_KEY, if the operator manages the pseudonymisation key; never printed.
     hash_key: str | None = field(default=None, repr=False)
 
@@ -50,6 +53,7 @@ class Settings:
             segment_max_age_s=_positive_float(env, "JOURNEY_SEGMENT_MAX_AGE_S", 5.0),
             reports_dir=Path(reports).expanduser().resolve() if reports else home / "reports",
             ttl_clock=_choice(env, "JOURNEY_TTL_CLOCK", ("watermark", "wall")),
+            destination=_choice(env, "JOURNEY_DESTINATION", ("duckdb", "postgres")),
             hash_key=env.get("JOURNEY_HASH_KEY") or None,
         )
 

@@ -9,6 +9,7 @@ else exactly (arrays in their order, days as dates).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -138,16 +139,25 @@ def _name(key: tuple) -> str:
 
 def mart_mismatches(warehouse: Path, sim: Simulation, settings: Settings, mart: str) -> list[str]:
     """Every row and column where the mart in the warehouse differs from the truth."""
+    return row_mismatches(mart, expected_rows(sim, settings, mart), actual_rows(warehouse, mart))
+
+
+def row_mismatches(mart: str, expected: list[dict], actual: list[dict],
+                   columns: Sequence[str] | None = None, same=_same) -> list[str]:
+    """Every row and column where two versions of a mart differ: the truth and a warehouse, or two warehouses.
+
+    `same(column, want, got)` decides equality on normalised values (default: the tolerances above).
+    """
     grain = GRAINS[mart]
-    expected, _ = _keyed(expected_rows(sim, settings, mart), grain)
-    actual, repeated = _keyed(actual_rows(warehouse, mart), grain)
+    expected, _ = _keyed(expected, grain)
+    actual, repeated = _keyed(actual, grain)
     problems = [f"{mart} {_name(k)}: row appears more than once" for k in repeated]
     problems += [f"{mart} {_name(k)}: missing" for k in sorted(expected.keys() - actual.keys(), key=_order)]
     problems += [f"{mart} {_name(k)}: unexpected" for k in sorted(actual.keys() - expected.keys(), key=_order)]
     for k in sorted(expected.keys() & actual.keys(), key=_order):
         want, got = expected[k], actual[k]
         problems += [f"{mart} {_name(k)}.{c}: expected {want[c]!r}, got {got[c]!r}"
-                     for c in COLUMNS[mart] if not _same(c, want[c], got[c])]
+                     for c in columns or COLUMNS[mart] if not same(c, want[c], got[c])]
     return problems
 
 

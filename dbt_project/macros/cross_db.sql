@@ -34,6 +34,14 @@
     ({{ dbt.datediff(start_ts, end_ts, 'millisecond') }} / 1000.0)
 {%- endmacro %}
 
+{#-
+  `numerator` / `denominator` as a double, null when the denominator is 0.
+  Not `n * 1.0 / d`: that is a double on DuckDB but a numeric on PostgreSQL.
+-#}
+{% macro ratio(numerator, denominator) -%}
+    (cast({{ numerator }} as double precision) / nullif({{ denominator }}, 0))
+{%- endmacro %}
+
 {# The session TTL in milliseconds, from the `ttl_hours` var. #}
 {% macro ttl_ms() -%}
     {{ (var('ttl_hours') | float * 3600000) | int }}

@@ -81,8 +81,8 @@ session_totals as (
         query_nature,
         cast(sum(handled) as {{ dbt.type_bigint() }}) as sessions_handled,
         cast(sum(resolved) as {{ dbt.type_bigint() }}) as sessions_resolved,
-        sum(handle_ms) / 1000.0 as handle_time_s,
-        avg(handled_csat * 1.0) as avg_csat
+        cast(sum(handle_ms) as double precision) / 1000 as handle_time_s,
+        avg(cast(handled_csat as double precision)) as avg_csat
     from per_session
     group by agent_id, team, department, query_nature
 ),
@@ -109,7 +109,7 @@ final as (
         session_totals.query_nature,
         session_totals.sessions_handled,
         session_totals.sessions_resolved,
-        session_totals.sessions_resolved * 1.0 / nullif(session_totals.sessions_handled, 0) as resolution_rate,
+        {{ ratio('session_totals.sessions_resolved', 'session_totals.sessions_handled') }} as resolution_rate,
         samples.median_first_response_s,
         samples.p90_first_response_s,
         samples.median_response_s,

@@ -121,8 +121,8 @@ final as (
         counted.sessions_advanced,
         counted.dropoffs,
         counted.escalations,
-        counted.dropoffs * 1.0 / nullif(counted.sessions_reached, 0) as dropoff_rate,
-        counted.escalations * 1.0 / nullif(counted.sessions_reached, 0) as escalation_rate,
+        {{ ratio('counted.dropoffs', 'counted.sessions_reached') }} as dropoff_rate,
+        {{ ratio('counted.escalations', 'counted.sessions_reached') }} as escalation_rate,
         counted.median_time_on_step_s
     from counted
     left join step_names

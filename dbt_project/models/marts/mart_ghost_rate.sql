@@ -10,7 +10,7 @@ final as (
         cast(occurred_at as date) as day,
         cast(count(*) as {{ dbt.type_bigint() }}) as webview_events,
         cast(sum(case when conversation_id is null then 1 else 0 end) as {{ dbt.type_bigint() }}) as unlinked_events,
-        sum(case when conversation_id is null then 1.0 else 0.0 end) / count(*) as ghost_rate
+        {{ ratio('sum(case when conversation_id is null then 1 else 0 end)', 'count(*)') }} as ghost_rate
     from events
     group by cast(occurred_at as date)
 )

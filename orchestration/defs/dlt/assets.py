@@ -5,7 +5,8 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from ingestion.loader import RAW_DATASET, ensure_raw_events, finish, make_pipeline, prepare, spool_source
+from ingestion.loader import (RAW_DATASET, ensure_raw_events, finish, known_events_warehouse, make_pipeline, prepare,
+                              spool_source)
 from ingestion.settings import Settings
 from orchestration.defs.policies import DUCKDB_POOL, OWNERS
 
@@ -49,7 +50,7 @@ def build_spool_assets(settings: Settings) -> dg.AssetsDefinition:
                 yield dg.MaterializeResult(asset_key=key, metadata={"segments": 0, "rows_loaded": 0})
             return
         context.log.info(f"spool: loading {len(segments)} sealed segment(s)")
-        yield from dlt.run(context, dlt_source=spool_source(segments, settings.warehouse),
+        yield from dlt.run(context, dlt_source=spool_source(segments, known_events_warehouse(settings)),
                            dlt_pipeline=pipeline)
         finish(settings, segments)
 
