@@ -5,10 +5,12 @@ Starts, one at a time and pinned to core 0 (wrk runs on core 1):
              pseudonymisation, group commit with fsync before every 2xx
   bare       `benchmarks/bare_asgi.py` on the same uvicorn: appends the body, no checks, no fsync
 
-and drives each with single-event requests and 100-event batches.
-Prints requests/s, events/s, p99 latency and the collector/bare ratio.
+and drives each with single-event requests and 100-event batches at each
+connection count. Prints requests/s, events/s, p99 latency and the
+collector/bare ratio of that count in the same run, and for the collector the
+mean group commit (write + fsync) from its /metrics: p99 follows the disk.
 
-Usage: .venv/bin/python benchmarks/collector_throughput.py [--seconds 10] [--connections 64]
+Usage: .venv/bin/python benchmarks/collector_throughput.py [--seconds 10] [--connections 16 32 64]
 """
 
 from __future__ import annotations
@@ -74,6 +76,14 @@ def start(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
     raise RuntimeError(f"{cmd} did not start")
 
 
+def commits(base_url: str) -> tuple[int, float]:
+    """(count, seconds) of the collector's group commits so far; (0, 0) for the bare app."""
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    found = dict(re.findall(r"^journey_fsync_seconds_(count|sum) ([\d.]+)$", text, re.M))
+    return int(found.get("count", 0)), float(found.get("sum", 0.0))
+
+
 def wrk(url: str, script: Path, seconds: int, connections: int) -> tuple[float, float]:
     out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
                           "-s", str(script), url], capture_output=True, text=True, check=True).stdout
@@ -89,7 +99,7 @@ def wrk(url: str, script: Path, seconds: int, connections: int) -> tuple[float, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--connections", type=int, nargs="+", default=[16, 32, 64])
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
@@ -105,7 +115,7 @@ def main() -> None:
         "bare": [sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), "bare_asgi:app", "--port", "{port}",
                  "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
     }
-    results: dict[tuple[str, str], tuple[float, float]] = {}
+    results: dict[tuple[int, str, str], tuple[float, float, float | None]] = {}
     try:
         for name, template in servers.items():
             for shape, script in scripts.items():
@@ -116,20 +126,31 @@ def main() -> None:
                        "JOURNEY_SPOOL_MAX_BYTES": str(64 << 30)}
                 proc = start([part.format(port=port) for part in template], env, port)
                 try:
-                    url = f"http://127.0.0.1:{port}/v1/events"
-                    check_accepted(url, bodies[shape], api_key)
-                    wrk(url, script, 2, args.connections)  # warm-up
-                    results[(name, shape)] = wrk(url, script, args.seconds, args.connections)
+                    base_url = f"http://127.0.0.1:{port}"
+                    check_accepted(f"{base_url}/v1/events", bodies[shape], api_key)
+                    for connections in args.connections:
+                        wrk(f"{base_url}/v1/events", script, 2, connections)  # warm-up
+                        before = commits(base_url) if name == "collector" else (0, 0.0)
+                        rps, p99 = wrk(f"{base_url}/v1/events", script, args.seconds, connections)
+                        after = commits(base_url) if name == "collector" else (0, 0.0)
+                        n, seconds = after[0] - before[0], after[1] - before[1]
+                        results[(connections, name, shape)] = rps, p99, seconds / n * 1000 if n else None
                 finally:
                     proc.terminate()
                     proc.wait(timeout=30)
-        print(f"wrk -t1 -c{args.connections} -d{args.seconds}s, server on core 0, wrk on core 1")
-        print(f"{'server':<10} {'request':<9} {'req/s':>10} {'events/s':>11} {'p99 ms':>8}")
-        for (name, shape), (rps, p99) in results.items():
-            print(f"{name:<10} {shape:<9} {rps:>10,.0f} {rps * events_per_request[shape]:>11,.0f} {p99:>8.1f}")
-        for shape in scripts:
-            ratio = results[("collector", shape)][0] / results[("bare", shape)][0]
-            print(f"collector / bare, {shape}: {ratio:.2f}")
+        print(f"wrk -t1 -d{args.seconds}s, server on core 0, wrk on core 1")
+        print(f"{'conns':>5} {'server':<10} {'request':<9} {'req/s':>10} {'events/s':>11} {'p99 ms':>8} "
+              f"{'commit ms':>9}")
+        for (connections, name, shape), (rps, p99, commit_ms) in sorted(
+                results.items(), key=lambda item: (item[0][0], item[0][1] != "collector", item[0][2])):
+            print(f"{connections:>5} {name:<10} {shape:<9} {rps:>10,.0f} "
+                  f"{rps * events_per_request[shape]:>11,.0f} {p99:>8.1f} "
+                  f"{'' if commit_ms is None else f'{commit_ms:.2f}':>9}")
+        for connections in args.connections:
+            ratio = {shape: results[(connections, "collector", shape)][0] / results[(connections, "bare", shape)][0]
+                     for shape in scripts}
+            ratios = ", ".join(f"{shape} {value:.2f}" for shape, value in ratio.items())
+            print(f"collector / bare at {connections} connections: {ratios}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
