@@ -1,4 +1,4 @@
-"""dlt loader: sealed spool segments → schema `raw` of the warehouse (DuckDB, or
+"""dlt loader: sealed spool segments (or a broker's batch, see `ingestion.sinks`) → schema `raw` of the warehouse (DuckDB, or
 PostgreSQL with JOURNEY_DESTINATION=postgres), merged on `event_id`.
 
 The spool is parsed by DuckDB and handed to dlt as Arrow tables (the
@@ -20,6 +20,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
 from ingestion.contract import EVENT_TYPES
 from ingestion.settings import Settings
-from ingestion.spool import SpoolReader
+from ingestion.sinks import Delivery, fetch
 
 log = logging.getLogger(__name__)
 
@@ -291,19 +292,17 @@ def known_events_warehouse(settings: Settings) -> Path | None:
     return settings.warehouse if settings.destination == "duckdb" else None
 
 
-def prepare(pipeline: dlt.Pipeline, settings: Settings) -> list[Path]:
-    """Recover after a crash and list what to load.
+def prepare(pipeline: dlt.Pipeline, settings: Settings) -> Delivery:
+    """Recover after a crash and take the next batch from the sink (close it when done).
 
     Packages a killed run left behind are dropped rather than finished: their
-    segments were never marked loaded, so they are read again, and the merge
-    on event_id makes the repeat harmless.
+    batch was never acknowledged, so the sink hands it over again, and the
+    merge on event_id makes the repeat harmless.
     """
     if pipeline.has_pending_data:
         log.warning("dropping pending dlt packages of an interrupted load; their segments reload")
         pipeline.drop_pending_packages()
-    reader = SpoolReader(settings.spool_dir)
-    reader.recover_orphans()
-    return reader.pending()
+    return fetch(settings)
 
 
 def ensure_raw_events(settings: Settings) -> bool:
@@ -321,21 +320,27 @@ def ensure_raw_events(settings: Settings) -> bool:
     return not exists
 
 
-def finish(settings: Settings, segments: Sequence[Path]) -> None:
-    """After dlt committed: a crash before this reloads the segments, which the
+def finish(delivery: Delivery) -> None:
+    """After dlt committed: a crash before this reloads the batch, which the
     merge on event_id makes harmless."""
-    SpoolReader(settings.spool_dir).mark_loaded(segments)
+    delivery.ack()
 
 
 def load_spool(settings: Settings | None = None) -> dict[str, int]:
-    """Load every sealed segment once; outside Dagster (benchmarks, tests)."""
+    """Load the sink's next batch (every sealed segment of the file spool) once;
+    outside Dagster (benchmarks, tests)."""
     settings = settings or Settings.from_env()
     pipeline = make_pipeline(settings)
-    segments = prepare(pipeline, settings)
+    with closing(prepare(pipeline, settings)) as delivery:
+        return _load(pipeline, settings, delivery)
+
+
+def _load(pipeline: dlt.Pipeline, settings: Settings, delivery: Delivery) -> dict[str, int]:
+    segments = delivery.segments
     if not segments:
         return {"segments": 0, "events": 0, "quarantined": 0}
     pipeline.run(spool_source(segments, known_events_warehouse(settings)))
-    finish(settings, segments)
+    finish(delivery)
     counts = pipeline.last_trace.last_normalize_info.row_counts
     return {"segments": len(segments), "events": counts.get("events", 0),
             "quarantined": counts.get("quarantine", 0)}

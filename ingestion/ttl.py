@@ -12,6 +12,7 @@ gives a different expiry, hence a new id, and the stale event stays inert
 from __future__ import annotations
 
 import hashlib
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -19,7 +20,8 @@ import duckdb
 
 from ingestion.edge import Edge, utc_now_iso
 from ingestion.settings import Settings
-from ingestion.spool import SpoolWriter
+from ingestion.sinks import open_sink
+from ingestion.spool import encode
 
 WORKER = {"kind": "system", "id": "ttl-worker"}
 
@@ -91,7 +93,7 @@ def emit_expiries(settings: Settings, now: datetime | None = None) -> list[Expir
     if expiries:
         edge = Edge.from_settings(settings)
         received_at = utc_now_iso()
-        records = [edge.accept(e.event(settings.ttl_hours), received_at) for e in expiries]
-        with SpoolWriter(settings.spool_dir, settings.segment_max_bytes, float("inf")) as writer:
-            writer.append(records)
+        records = [encode(edge.accept(e.event(settings.ttl_hours), received_at)) for e in expiries]
+        with closing(open_sink(settings, max_age_s=float("inf"))) as sink:
+            sink.append(records)
     return expiries

@@ -34,7 +34,8 @@ from ingestion.contract import WEBVIEW_TYPES, InvalidEvent
 from ingestion.edge import Edge, utc_now_iso
 from ingestion.privacy import pseudonymize
 from ingestion.settings import Settings
-from ingestion.spool import SpoolWriter, encode
+from ingestion.sinks import open_sink
+from ingestion.spool import encode
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +86,8 @@ class Collector:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                writer = SpoolWriter(self.settings.spool_dir, self.settings.segment_max_bytes,
-                                     self.settings.segment_max_age_s)
-                self.committer = GroupCommitter(writer, self.settings.spool_dir,
-                                                self.config.spool_max_bytes, self.settings.segment_max_age_s)
+                self.committer = GroupCommitter(open_sink(self.settings), self.config.spool_max_bytes,
+                                                self.settings.segment_max_age_s)
                 self.committer.start()
                 if not self.config.api_keys:
                     log.warning("JOURNEY_API_KEYS is empty: server-to-server routes refuse every request")
@@ -237,16 +236,16 @@ class Collector:
         return lines
 
     async def _accept(self, lines: list[bytes], quarantined: int = 0):
-        """Spool the lines; 200 once they are on disk.
+        """Spool the lines; 200 once the sink holds them durably (fsync or PubAck).
 
         Callers hand over encoded lines, so a request parked until the group
         commit holds its bytes, not thousands of decoded objects, and the
         requests in flight do not evict each other from the CPU cache (a third
         of the CPU per batch at 16 connections).
         """
-        payload, accepted = b"".join(lines), len(lines) - quarantined
+        accepted = len(lines) - quarantined
         try:
-            await self.committer.commit(payload)
+            await self.committer.commit(lines)
         except SpoolFull:
             raise HTTPError(503, "spool full, retry later", headers=self._retry_after()) from None
         except OSError as exc:

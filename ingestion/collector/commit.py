@@ -1,24 +1,23 @@
-"""Group commit: one write + fsync covers every request that arrived meanwhile.
+"""Group commit: one sink append (write + fsync, or publish + PubAck) covers
+every request that arrived meanwhile.
 
-Each request awaits the commit that contains its bytes, so a 2xx still means
-"on disk", but a burst of single-event requests shares one fsync instead of
-paying one each. The spool writer runs on one dedicated thread, so appends,
-seals and fsyncs never interleave.
+Each request awaits the commit that contains its records, so a 2xx still means
+"durable", but a burst of single-event requests shares one fsync (or one round
+of broker acknowledgements) instead of paying one each. The sink runs on one
+dedicated thread, so appends, seals and fsyncs never interleave.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from ingestion.spool import ACTIVE, READY, SpoolWriter
+from ingestion.sinks import Sink
 
 
 class FsyncHistogram:
-    """Cumulative Prometheus histogram of group-commit (write + fsync) seconds."""
+    """Cumulative Prometheus histogram of group-commit (sink append) seconds."""
 
     BOUNDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
@@ -40,36 +39,36 @@ class SpoolFull(Exception):
 
 
 class GroupCommitter:
-    def __init__(self, writer: SpoolWriter, spool_dir: Path, max_bytes: int, seal_age_s: float):
-        self.writer = writer
-        self.spool_dir = spool_dir
+    def __init__(self, sink: Sink, max_bytes: int, seal_age_s: float):
+        self.sink = sink
         self.max_bytes = max_bytes
         self.seal_age_s = seal_age_s
         self.spool_bytes = 0
         self.fsync = FsyncHistogram()
-        self._pending: list[tuple[bytes, asyncio.Future]] = []
+        self._pending: list[tuple[list[bytes], asyncio.Future]] = []
         self._pending_bytes = 0
         self._wake = asyncio.Event()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-writer")
         self._tasks: list[asyncio.Task] = []
 
     def start(self) -> None:
-        self.spool_bytes = self._measure()
+        self.spool_bytes = self.sink.backlog_bytes()
         self._tasks = [asyncio.create_task(self._commit_loop()), asyncio.create_task(self._housekeeping())]
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        await asyncio.get_running_loop().run_in_executor(self._thread, self.writer.seal)
+        await asyncio.get_running_loop().run_in_executor(self._thread, self.sink.close)
         self._thread.shutdown(wait=True)
 
-    async def commit(self, payload: bytes) -> None:
-        """Return once `payload` is fsynced; raise SpoolFull or OSError otherwise."""
-        if self.spool_bytes + self._pending_bytes + len(payload) > self.max_bytes:
+    async def commit(self, lines: list[bytes]) -> None:
+        """Return once the encoded records `lines` are durable; raise SpoolFull or OSError otherwise."""
+        size = sum(map(len, lines))
+        if self.spool_bytes + self._pending_bytes + size > self.max_bytes:
             raise SpoolFull()
         future = asyncio.get_running_loop().create_future()
-        self._pending.append((payload, future))
-        self._pending_bytes += len(payload)
+        self._pending.append((lines, future))
+        self._pending_bytes += size
         self._wake.set()
         await future
 
@@ -78,20 +77,20 @@ class GroupCommitter:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            batch, self._pending, self._pending_bytes = self._pending, [], 0
+            batch, self._pending, size, self._pending_bytes = self._pending, [], self._pending_bytes, 0
             if not batch:
                 continue
-            data = b"".join(payload for payload, _ in batch)
+            records = [line for lines, _ in batch for line in lines]
             started = time.perf_counter()
             try:
-                await loop.run_in_executor(self._thread, self.writer.append, [data])
+                await loop.run_in_executor(self._thread, self.sink.append, records)
             except Exception as exc:  # noqa: BLE001 - every waiter must hear of it
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
             self.fsync.observe(time.perf_counter() - started)
-            self.spool_bytes += len(data)
+            self.spool_bytes += size
             for _, future in batch:
                 if not future.done():
                     future.set_result(None)
@@ -100,12 +99,5 @@ class GroupCommitter:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(min(1.0, self.seal_age_s))
-            await loop.run_in_executor(self._thread, self.writer.seal_if_older, self.seal_age_s)
-            self.spool_bytes = await loop.run_in_executor(None, self._measure)
-
-    def _measure(self) -> int:
-        total = 0
-        for sub in (ACTIVE, READY):
-            with os.scandir(self.spool_dir / sub) as entries:
-                total += sum(e.stat().st_size for e in entries if e.is_file())
-        return total
+            await loop.run_in_executor(self._thread, self.sink.flush, self.seal_age_s)
+            self.spool_bytes = await loop.run_in_executor(None, self.sink.backlog_bytes)

@@ -1,5 +1,6 @@
-"""The spool load: sealed spool segments → DuckDB `raw` through dlt."""
+"""The spool load: the sink's next batch → DuckDB `raw` through dlt."""
 
+from contextlib import closing
 
 import dagster as dg
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
@@ -41,17 +42,18 @@ def build_spool_assets(settings: Settings) -> dg.AssetsDefinition:
     )
     def spool_load(context: dg.AssetExecutionContext, dlt: DagsterDltResource):
         pipeline = make_pipeline(settings)
-        segments = prepare(pipeline, settings)
-        if not segments:
-            context.log.info("spool: no sealed segments waiting")
-            if ensure_raw_events(settings):
-                context.log.info(f"created an empty {RAW_DATASET}.events on the new warehouse")
-            for key in context.selected_asset_keys:
-                yield dg.MaterializeResult(asset_key=key, metadata={"segments": 0, "rows_loaded": 0})
-            return
-        context.log.info(f"spool: loading {len(segments)} sealed segment(s)")
-        yield from dlt.run(context, dlt_source=spool_source(segments, known_events_warehouse(settings)),
-                           dlt_pipeline=pipeline)
-        finish(settings, segments)
+        with closing(prepare(pipeline, settings)) as delivery:
+            segments = delivery.segments
+            if not segments:
+                context.log.info("spool: no sealed segments waiting")
+                if ensure_raw_events(settings):
+                    context.log.info(f"created an empty {RAW_DATASET}.events on the new warehouse")
+                for key in context.selected_asset_keys:
+                    yield dg.MaterializeResult(asset_key=key, metadata={"segments": 0, "rows_loaded": 0})
+                return
+            context.log.info(f"spool: loading {len(segments)} sealed segment(s)")
+            yield from dlt.run(context, dlt_source=spool_source(segments, known_events_warehouse(settings)),
+                               dlt_pipeline=pipeline)
+            finish(delivery)
 
     return spool_load

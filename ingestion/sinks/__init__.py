@@ -1,0 +1,33 @@
+"""The spool's two ends behind one interface (`base.Sink`, `base.Delivery`),
+chosen by `JOURNEY_SINK`: `file` (the local spool, default) or `nats`
+(NATS JetStream). Collector, importer, TTL worker and loader call only these.
+"""
+
+from __future__ import annotations
+
+from ingestion.settings import Settings
+from ingestion.sinks.base import Delivery, Sink, SinkUnavailable
+from ingestion.sinks.config import SinkConfig
+from ingestion.sinks.file import FileDelivery, FileSink
+from ingestion.sinks.jetstream import NatsDelivery, NatsSink
+
+__all__ = ["Delivery", "Sink", "SinkConfig", "SinkUnavailable", "fetch", "open_sink"]
+
+
+def open_sink(settings: Settings, max_age_s: float | None = None, config: SinkConfig | None = None) -> Sink:
+    """The configured sink. `max_age_s` (default: the segment age setting) is
+    how long the file sink keeps a segment open; batch writers pass infinity
+    and seal on close."""
+    config = config or SinkConfig.from_env()
+    if config.kind == "nats":
+        return NatsSink(config)
+    return FileSink(settings.spool_dir, settings.segment_max_bytes,
+                    settings.segment_max_age_s if max_age_s is None else max_age_s)
+
+
+def fetch(settings: Settings, config: SinkConfig | None = None) -> Delivery:
+    """The next batch for the loader (its `segments` are empty when nothing waits)."""
+    config = config or SinkConfig.from_env()
+    if config.kind == "nats":
+        return NatsDelivery(config)
+    return FileDelivery(settings.spool_dir)

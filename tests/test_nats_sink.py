@@ -1,0 +1,150 @@
+"""The NATS JetStream sink against a real nats-server (file store, `sync_interval: always`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from contextlib import closing
+
+import duckdb
+import pytest
+
+from ingestion.edge import Edge, utc_now_iso
+from ingestion.loader import load_spool
+from ingestion.sender import send_events
+from ingestion.settings import Settings
+from ingestion.simulator import simulate
+from ingestion.sinks import fetch, open_sink
+from ingestion.spool import encode
+from tests.collector_server import CollectorProcess
+from tests.conftest import event, run_journey
+from tests.ground_truth import GRAINS, mart_mismatches, session_mismatches
+from tests.nats_server import NatsServer, nats_server_or_skip
+
+
+@pytest.fixture
+def nats_server(tmp_path):
+    server = NatsServer(nats_server_or_skip(), tmp_path / "nats").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def nats_env(nats_server, monkeypatch):
+    """The sink settings every component reads, in this process and in the ones it starts."""
+    env = {"JOURNEY_SINK": "nats", "JOURNEY_NATS_URL": nats_server.url, "JOURNEY_NATS_TIMEOUT_S": "1"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def _records(settings: Settings, ids: list[str]) -> list[bytes]:
+    edge = Edge.from_settings(settings)
+    return [encode(edge.accept(event(i, "message.received", "2026-11-02T09:00:00Z", message_id=i), utc_now_iso()))
+            for i in ids]
+
+
+def _batch(tag: str) -> dict:
+    return {"events": [event(f"{tag}{i}", "message.received", "2026-11-02T09:00:00Z", message_id=f"{tag}{i}")
+                       for i in range(3)]}
+
+
+def _raw_ids(settings: Settings) -> list[str]:
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        return [r[0] for r in con.sql("select event_id from raw.events").fetchall()]
+
+
+def test_published_twice_loaded_once_and_acknowledged_only_after_the_load(settings, nats_env):
+    ids = [f"e{i}" for i in range(20)]
+    records = _records(settings, ids)
+    with closing(open_sink(settings)) as sink:
+        assert sink.append(records) == 20
+        assert sink.append(records[:5]) == 5      # a producer's retry: Nats-Msg-Id dedupes it
+    # A batch released without ack (a failed load) comes straight back, whole.
+    with closing(fetch(settings)) as delivery:
+        assert len(delivery.segments[0].read_bytes().splitlines()) == 20
+    with closing(fetch(settings)) as delivery:
+        assert delivery.segments[0].name.startswith("nats-JOURNEY_EVENTS-")
+        assert len(delivery.segments[0].read_bytes().splitlines()) == 20
+
+    assert load_spool(settings) == {"segments": 1, "events": 20, "quarantined": 0}
+    assert sorted(_raw_ids(settings)) == sorted(ids)
+    assert load_spool(settings)["segments"] == 0  # acknowledged: the work queue is empty
+    with closing(open_sink(settings)) as sink:
+        assert sink.backlog_bytes() == 0
+
+
+def test_a_loader_killed_before_its_ack_gets_the_batch_again_and_raw_keeps_each_once(settings, nats_env,
+                                                                                   monkeypatch, tmp_path):
+    monkeypatch.setenv("JOURNEY_NATS_ACK_WAIT_S", "2")
+    ids = [f"k{i}" for i in range(30)]
+    with closing(open_sink(settings)) as sink:
+        sink.append(_records(settings, ids))
+    # dlt commits, then the process dies where it would acknowledge.
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {os.getcwd()!r})
+        from ingestion.loader import load_spool
+        from ingestion.sinks.jetstream import NatsDelivery
+        NatsDelivery.ack = lambda self: os.kill(os.getpid(), signal.SIGKILL)
+        load_spool()
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TMPDIR": str(tmp_path)})  # its fetched segment dies with it
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    assert sorted(_raw_ids(settings)) == sorted(ids)
+
+    deadline = time.monotonic() + 30  # redelivered once ack_wait has passed
+    while (result := load_spool(settings))["segments"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert result == {"segments": 1, "events": 0, "quarantined": 0}  # all of it already in raw
+    assert sorted(_raw_ids(settings)) == sorted(ids)
+    assert load_spool(settings)["segments"] == 0
+
+
+def test_the_collector_acknowledges_only_what_jetstream_acknowledged(tmp_path, nats_server, nats_env):
+    collector = CollectorProcess(tmp_path / "home", env_extra=nats_env).start()
+    try:
+        assert collector.post("/v1/events", _batch("up")).status == 200
+
+        nats_server.stop()
+        down = collector.post("/v1/events", _batch("down"))
+        assert down.status == 503 and down.headers["retry-after"]
+
+        nats_server.start()  # same port and store: the collector reconnects by itself
+        deadline = time.monotonic() + 30
+        while (again := collector.post("/v1/events", _batch("again"))).status != 200 \
+                and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert again.status == 200
+    finally:
+        collector.kill(signal.SIGTERM)
+
+    settings = Settings.from_env({**os.environ, "JOURNEY_HOME": str(collector.home),
+                                  "JOURNEY_HASH_KEY": collector.hash_key})
+    load_spool(settings)
+    loaded = set(_raw_ids(settings))
+    assert {f"{tag}{i}" for tag in ("up", "again") for i in range(3)} <= loaded  # nothing acknowledged is lost
+    assert loaded <= {f"{tag}{i}" for tag in ("up", "down", "again") for i in range(3)}
+    assert not list((collector.home / "spool").glob("*/*"))  # the local spool was never used
+
+
+def test_simulated_journeys_through_a_nats_collector_build_the_true_marts(tmp_path, nats_env):
+    sim = simulate(days=1, sessions_per_day=40, seed=5)
+    collector = CollectorProcess(tmp_path / "home", env_extra=nats_env).start()
+    try:
+        send_events(collector.url, collector.api_key, sim.events, batch_size=200, threads=2)
+    finally:
+        collector.kill(signal.SIGTERM)
+    run_journey(collector.home, collector.hash_key, "run")
+
+    settings = Settings.from_env({"JOURNEY_HOME": str(collector.home), "JOURNEY_HASH_KEY": collector.hash_key})
+    ids = _raw_ids(settings)
+    assert len(ids) == len(set(ids)) == sim.n_unique_events
+    assert session_mismatches(settings.warehouse, sim, settings) == []
+    for mart in GRAINS:
+        assert mart_mismatches(settings.warehouse, sim, settings, mart) == [], mart
