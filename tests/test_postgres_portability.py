@@ -1,10 +1,11 @@
 """SPEC 2 portability: the same journeys built on DuckDB and on PostgreSQL give the same marts.
 
-DuckDB takes the product's path (`journey import`, `journey run`). PostgreSQL
-takes the scale path: `journey import`, the loader with
-JOURNEY_DESTINATION=postgres, then the production `dbt build` with
-`--target postgres`. Every mart is compared row by row between the two
-warehouses, and with the simulator's ground truth.
+DuckDB takes the product's path (`journey import`, `journey run`) with every
+event at once. PostgreSQL takes the scale path batch by batch: `journey
+import`, the loader with JOURNEY_DESTINATION=postgres, then the production
+`dbt build` with `--target postgres`, so its last builds are incremental
+(delete+insert) and meet late events. Every mart is compared row by row
+between the two warehouses, and with the simulator's ground truth.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 import os
 import secrets
 import subprocess
+from datetime import datetime
 from pathlib import Path
 from unittest import mock
 
@@ -28,14 +30,21 @@ from tests.conftest import run_journey
 from tests.ground_truth import GRAINS, expected_rows, row_mismatches
 from tests.postgres import connect, throwaway_cluster
 
-DAYS, PER_DAY, SEED = 2, 60, 13
+DAYS, PER_DAY, SEED, BATCHES = 2, 60, 13, 2
 # One pseudonymisation key for both homes, so hashed ids agree across warehouses.
 HASH_KEY = secrets.token_hex(32)
 
 
 @pytest.fixture(scope="module")
 def sim():
-    return simulate(days=DAYS, sessions_per_day=PER_DAY, seed=SEED)
+    simulation = simulate(days=DAYS, sessions_per_day=PER_DAY, seed=SEED, n_batches=BATCHES)
+
+    def at(e):
+        return datetime.fromisoformat(e["occurred_at"])
+
+    latest_first = max(map(at, simulation.batch(0)))
+    assert any(at(e) < latest_first for e in simulation.batch(1)), "no late events for the incremental build"
+    return simulation
 
 
 @pytest.fixture(scope="module")
@@ -82,13 +91,17 @@ def duckdb_marts(events_file, tmp_path_factory) -> dict[str, tuple[list[str], li
 
 
 @pytest.fixture(scope="module")
-def postgres_home(pg_env, events_file, tmp_path_factory) -> Path:
+def postgres_home(sim, pg_env, tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("postgres")
-    run_journey(home, HASH_KEY, "import", str(events_file))
     settings = postgres_settings(home)
-    assert load_into_postgres(pg_env, settings)["events"] > 0
-    dbt(pg_env, home / "dbt-target", *dbt_build_args(DbtRunConfig(), settings.ttl_hours))
+    for batch in range(BATCHES):
+        path = home / f"batch-{batch}.ndjson"
+        write_ndjson(sim.batch(batch), path)
+        run_journey(home, HASH_KEY, "import", str(path))
+        assert load_into_postgres(pg_env, settings)["events"] > 0
+        dbt(pg_env, home / "dbt-target", *dbt_build_args(DbtRunConfig(), settings.ttl_hours))
     return home
+
 
 
 @pytest.fixture(scope="module")
