@@ -34,6 +34,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         # The TTL worker and the report have their own jobs and cadence.
         selection=dg.AssetSelection.all() - dg.AssetSelection.groups("ttl", "reports"),
         description="Load sealed spool segments, then build every dbt model and run its tests.",
+        # Every step is in the DuckDB pool (limit 1), so steps never overlap: a process per
+        # step (~30 s of start-up each, ×12 with the GX checks) would buy nothing. In process,
+        # UI and scheduled runs execute as `journey run` does; pools still apply across runs.
+        executor_def=dg.in_process_executor,
     )
     ttl_worker = dg.define_asset_job(
         TTL_WORKER,
