@@ -20,7 +20,7 @@ from ingestion.settings import Settings
 from ingestion.simulator import simulate, write_ndjson
 from orchestration.defs.build import LOAD_AND_TRANSFORM, build_definitions
 from orchestration.defs.checks import build_gx_checks
-from orchestration.defs.checks.suites import SuiteFile, suite_files, to_gx_suite
+from orchestration.defs.checks.suites import suite_files, to_gx_suite
 from orchestration.defs.report import REPORT_KEY
 from orchestration.runner import run_load_and_transform
 

@@ -1,8 +1,8 @@
 """One blocking Great Expectations check per mart, all made by one factory.
 
 Blocking: in a run that also builds something downstream of a mart, that
-asset waits for the mart's check and is skipped when the check fails, so a
-broken mart never feeds a report.
+asset waits for the mart's check and is skipped when the check fails. Only
+within one run: a job that builds the report alone does not run these checks.
 """
 
 from __future__ import annotations
