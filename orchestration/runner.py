@@ -91,7 +91,10 @@ def run_load_and_transform(settings: Settings, full_refresh: bool = False,
                 if evaluation.passed:
                     summary.checks_passed += 1
                 else:
-                    summary.checks_failed.append(evaluation.check_name)
+                    # GX checks say which rule broke; dbt tests name themselves.
+                    failures = evaluation.metadata.get("failures")
+                    summary.checks_failed.append(
+                        evaluation.check_name + (f": {failures.value}" if failures is not None else ""))
             elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
                 summary.failure = failure_message(event.step_key, event.event_specific_data.error)
     return summary

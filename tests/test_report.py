@@ -254,7 +254,9 @@ def test_report_has_its_own_daily_job(settings):
     assert report.parent_keys <= graph.get_all_asset_keys()  # every dependency is a real dbt asset
     nodes = {job: {n.name for n in defs.resolve_job_def(job).graph.node_defs}
              for job in (REPORT_JOB, LOAD_AND_TRANSFORM)}
-    assert nodes[REPORT_JOB] == {"reports__stakeholder_report"}
+    # The report plus the GX checks of the marts it reads, which block it when one fails.
+    assert nodes[REPORT_JOB] == {"reports__stakeholder_report"} | {
+        f"marts__{key.path[-1]}_gx_{key.path[-1]}" for key in report.parent_keys if key.path[0] == "marts"}
     assert "reports__stakeholder_report" not in nodes[LOAD_AND_TRANSFORM]
     schedule = defs.resolve_schedule_def("daily_stakeholder_report")
     assert (schedule.cron_schedule, schedule.execution_timezone, schedule.job_name) == ("0 6 * * *", "UTC", REPORT_JOB)

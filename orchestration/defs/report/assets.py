@@ -49,10 +49,14 @@ def build_report_assets(settings: Settings) -> dg.AssetsDefinition:
     return stakeholder_report
 
 
+# The marts' blocking GX checks run first, so a broken mart stops the report
+# instead of mailing wrong numbers to stakeholders.
+MART_CHECKS = [dg.AssetCheckKey(key, f"gx_{key.path[-1]}") for key in REPORT_DEPS if key.path[0] == "marts"]
+
 stakeholder_report_job = dg.define_asset_job(
     REPORT_JOB,
-    selection=dg.AssetSelection.assets(REPORT_KEY),
-    description="Render the stakeholder report from the marts as they are, and mail it.",
+    selection=dg.AssetSelection.assets(REPORT_KEY) | dg.AssetSelection.checks(*MART_CHECKS),
+    description="Check the marts the report reads (their GX suites), render the report, and mail it.",
 )
 
 daily_stakeholder_report = dg.ScheduleDefinition(
