@@ -17,11 +17,14 @@ Schema (`schemas/event.schema.json`) is generated from these classes by
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_type_hints
 
-from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from pydantic import (AfterValidator, AwareDatetime, BeforeValidator, ConfigDict, Field, TypeAdapter,
+                      ValidationError, with_config)
 from typing_extensions import NotRequired, TypedDict
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "event.schema.json"
@@ -33,6 +36,19 @@ Id = Annotated[str, Field(min_length=1, max_length=128)]
 Name = Annotated[str, Field(min_length=1, max_length=256)]
 Reason = Annotated[str, Field(max_length=256)]
 Channel = Annotated[str, Field(min_length=1, max_length=64)]
+_RFC3339_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _timestamp_text(value: Any) -> Any:
+    """JSON has no timestamp type, and pydantic would take a number or a digit
+    string as a Unix time, which the warehouse cannot cast (the event would be
+    acknowledged, then quarantined by the loader): only RFC 3339 text passes."""
+    if not isinstance(value, str) or not _RFC3339_START.match(value):
+        raise ValueError("expected an RFC 3339 timestamp with offset, like 2026-11-02T09:00:00Z")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_text)]
 OPEN = ConfigDict(extra="ignore", json_schema_extra={"additionalProperties": True})
 
 
@@ -65,13 +81,13 @@ class Attributes(TypedDict):
 @with_config(OPEN)
 class _Envelope(TypedDict):
     event_id: Id
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
     conversation_id: _optional(Id)
     channel: _optional(Channel)
     actor: _optional(Actor)
     identity: _optional(Identity)
     attributes: _optional(Attributes)
-    sent_at: _optional(AwareDatetime)
+    sent_at: _optional(Timestamp)
 
 
 class _ConversationEvent(_Envelope):
@@ -272,23 +288,41 @@ def _json_type(value: Any) -> str:
             type(None): "null"}.get(type(value), type(value).__name__)
 
 
-def parse_event(data: Any) -> dict[str, Any]:
-    """`data` itself once it is a valid event; raises `InvalidEvent` otherwise."""
+def parse_event(data: Any, not_after: datetime | None = None) -> dict[str, Any]:
+    """`data` itself once it is a valid event; raises `InvalidEvent` otherwise.
+
+    With `not_after`, an `occurred_at` later than it is refused too (`_future_problem` says why).
+    """
     try:
-        EVENT_ADAPTER.validate_python(data)
+        valid = EVENT_ADAPTER.validate_python(data)
     except ValidationError as exc:
         raise InvalidEvent(describe(exc)) from None
+    if not_after is not None and valid["occurred_at"] > not_after:
+        raise InvalidEvent([_future_problem("", not_after)])
     return data
 
 
-def parse_events(events: list[Any]) -> list[dict[str, Any]]:
+def parse_events(events: list[Any], not_after: datetime | None = None) -> list[dict[str, Any]]:
     """`events` itself once each is valid, checked in one call; `InvalidEvent`
     names every bad event by index."""
     try:
-        BATCH_ADAPTER.validate_python(events)
+        valid = BATCH_ADAPTER.validate_python(events)
     except ValidationError as exc:
         raise InvalidEvent(describe(exc)) from None
+    if not_after is not None:
+        problems = [_future_problem(f"events[{i}].", not_after)
+                    for i, event in enumerate(valid) if event["occurred_at"] > not_after]
+        if problems:
+            raise InvalidEvent(problems)
     return events
+
+
+def _future_problem(prefix: str, not_after: datetime) -> str:
+    """An event from the future would become the watermark and expire every
+    open session at once (and stretch the hourly marts up to it), so the edge
+    refuses it and says why."""
+    return (f"{prefix}occurred_at: later than {not_after.isoformat(timespec='seconds')}, "
+            f"too far ahead of the collector's clock (check the producer's clock and offset)")
 
 
 def json_schema() -> dict[str, Any]:

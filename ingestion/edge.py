@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ingestion.contract import EVENT_FIELDS, parse_event, parse_events
@@ -31,24 +31,30 @@ class Edge:
 
     hash_key: bytes
     store_message_text: bool = False
+    max_future_s: float = 3600.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Edge":
-        return cls(load_hash_key(settings), settings.store_message_text)
+        return cls(load_hash_key(settings), settings.store_message_text, settings.max_future_s)
 
     def accept(self, data: Any, received_at: str | None = None) -> dict[str, Any]:
         """The spool record for a valid event; raises `InvalidEvent` naming field and reason."""
-        parse_event(data)
-        return self._record(data, received_at or utc_now_iso())
+        received_at = received_at or utc_now_iso()
+        parse_event(data, self._latest(received_at))
+        return self._record(data, received_at)
 
     def accept_all(self, events: list[Any], received_at: str | None = None) -> list[dict[str, Any]]:
         """The spool records of a batch, validated in one call; all or nothing.
 
         `InvalidEvent` names each bad event by index (`events[3].properties.score: ...`).
         """
-        parse_events(events)
         received_at = received_at or utc_now_iso()
+        parse_events(events, self._latest(received_at))
         return [self._record(data, received_at) for data in events]
+
+    def _latest(self, received_at: str) -> datetime:
+        """The latest `occurred_at` accepted with this `received_at`."""
+        return datetime.fromisoformat(received_at) + timedelta(seconds=self.max_future_s)
 
     def _record(self, data: dict[str, Any], received_at: str) -> dict[str, Any]:
         """Top-level fields the contract does not name are kept, moved under

@@ -27,6 +27,9 @@ class Settings:
     # Where the loader writes `raw` (JOURNEY_DESTINATION): the DuckDB file, or
     # PostgreSQL at JOURNEY_PG_* (SPEC 2's scale path; dbt then runs --target postgres).
     destination: str = "duckdb"
+    # How far an event's occurred_at may be ahead of received_at before the edge
+    # refuses it (JOURNEY_MAX_FUTURE_S): a future event would become the watermark.
+    max_future_s: float = 3600.0
     # JOURNEY_HASH_KEY, if the operator manages the pseudonymisation key; never printed.
     hash_key: str | None = field(default=None, repr=False)
 
@@ -54,6 +57,7 @@ class Settings:
             reports_dir=Path(reports).expanduser().resolve() if reports else home / "reports",
             ttl_clock=_choice(env, "JOURNEY_TTL_CLOCK", ("watermark", "wall")),
             destination=_choice(env, "JOURNEY_DESTINATION", ("duckdb", "postgres")),
+            max_future_s=_positive_float(env, "JOURNEY_MAX_FUTURE_S", 3600.0),
             hash_key=env.get("JOURNEY_HASH_KEY") or None,
         )
 

@@ -159,7 +159,7 @@ class Collector:
             return await self._accept_mapped(whatsapp_events(self._loads(body)), "whatsapp")
         if method == "POST" and path in SEGMENT_PATHS:
             self._authorize(headers)
-            calls = segment_calls(path, await self._decode(receive, headers))
+            calls = segment_calls(path, self._segment_envelope(path, await self._decode(receive, headers)))
             status, result, extra = await self._accept_mapped([segment_event(c) for c in calls], "segment")
             return status, {"success": True, **result}, extra
         if method == "POST" and path == "/v1/webview/events":
@@ -169,7 +169,10 @@ class Collector:
             if origin and origin != own and origin not in self.config.cors_origins:
                 raise HTTPError(403, "origin not allowed")
             return await self._webview(await self._decode(receive, headers))
-        raise HTTPError(404 if method in ("GET", "POST", "OPTIONS") else 405, "no such route")
+        allowed = ALLOWED_METHODS.get(path)
+        if allowed:  # RFC 9110: a 405 says which methods the route does take
+            raise HTTPError(405, f"{method} not allowed on {path}", headers=[(b"allow", allowed)])
+        raise HTTPError(404, "no such route")
 
     def _cors_headers(self, path: str, origin: str) -> list[tuple[bytes, bytes]]:
         if path != "/v1/webview/events" or origin not in self.config.cors_origins:
@@ -276,6 +279,16 @@ class Collector:
             return 200, {"accepted": 0}, []
         return await self._accept(lines, quarantined)
 
+    @staticmethod
+    def _segment_envelope(path: str, data: Any) -> dict:
+        """Refused events of a Segment call are quarantined, but a body that is
+        no Segment call at all is a client bug to answer, not to store nothing for."""
+        if not isinstance(data, dict):
+            raise HTTPError(422, "expected a Segment call: a JSON object")
+        if SEGMENT_PATHS[path] is None and not isinstance(data.get("batch"), list):
+            raise HTTPError(422, "invalid batch", ["batch: expected a list of calls"])
+        return data
+
     def _whatsapp_challenge(self, scope):
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         mode, token = query.get("hub.mode", [""])[0], query.get("hub.verify_token", [""])[0]
@@ -315,14 +328,17 @@ class Collector:
     async def _webview(self, data: Any):
         if not isinstance(data, dict) or not isinstance(data.get("events"), list) or not data["events"]:
             raise HTTPError(422, "expected {\"token\": ..., \"events\": [...]}")
-        claims = None
-        if data.get("token"):
+        claims, token = None, data.get("token")
+        if token is not None and not isinstance(token, str):
+            raise HTTPError(422, "invalid token", ["token: expected a string (the handshake token) or null"])
+        if token:
             try:
-                claims = self.config.token_keys.verify(str(data["token"]))
+                claims = self.config.token_keys.verify(token)
             except TokenError as exc:
                 raise HTTPError(401, f"handshake token refused: {exc}") from None
         for i, event in enumerate(data["events"]):
-            if not isinstance(event, dict) or event.get("type") not in WEBVIEW_TYPES:
+            if not isinstance(event, dict) or not isinstance(event.get("type"), str) \
+                    or event["type"] not in WEBVIEW_TYPES:
                 raise HTTPError(422, "invalid event", [f"events[{i}].type: webview events only "
                                                        f"({', '.join(sorted(WEBVIEW_TYPES))})"])
         return await self._accept(self._lines([self._stamp(e, claims) for e in data["events"]]))
@@ -375,6 +391,12 @@ class Collector:
 
 
 WHATSAPP_PATH = "/v1/webhooks/whatsapp"
+ALLOWED_METHODS = {
+    **{path: b"GET" for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", *STATIC_FILES)},
+    **{path: b"POST" for path in ("/v1/events", "/v1/handshake", *SEGMENT_PATHS)},
+    "/v1/webview/events": b"POST, OPTIONS",
+    WHATSAPP_PATH: b"GET, POST",
+}
 REJECT_REASONS = {"400": "malformed_json", "401": "unauthorized", "403": "forbidden", "404": "no_route",
                   "405": "method", "413": "too_large", "422": "invalid_event", "503": "spool_unavailable"}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ingestion.contract import json_schema
+from ingestion.contract import WEBVIEW_TYPES, json_schema
 
 OPENAPI_PATH = Path(__file__).resolve().parents[2] / "schemas" / "openapi.json"
 
@@ -26,6 +26,14 @@ ERRORS = {
     "422": _error("Schema violation; `problems` names each field and reason."),
     "503": {**_error("Spool full or unavailable: nothing was stored; retry after `Retry-After`."),
             "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
+}
+
+
+SEGMENT_BODIES = {
+    "/v1/batch": {"type": "object", "required": ["batch"],
+                  "properties": {"batch": {"type": "array", "items": {
+                      "description": "A Segment call; calls the contract refuses are quarantined, not bounced."}}}},
+    **{path: {"type": "object"} for path in ("/v1/track", "/v1/identify", "/v1/page")},
 }
 
 
@@ -52,9 +60,13 @@ def build() -> dict:
     components["HandshakeResponse"] = {"type": "object", "required": ["token", "url", "expires_at"],
                                        "properties": {"token": {"type": "string"}, "url": {"type": "string"},
                                                       "expires_at": {"type": "integer"}}}
+    webview = {t: ref for t, ref in components["Event"]["discriminator"]["mapping"].items() if t in WEBVIEW_TYPES}
     components["WebviewBatch"] = {"type": "object", "required": ["events"], "properties": {
-        "token": {"type": "string", "description": "Handshake token from the webview URL (`jt`)."},
-        "events": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Event"}}}}
+        "token": {"type": ["string", "null"],
+                  "description": "Handshake token from the webview URL (`jt`); without one the events are unlinked."},
+        "events": {"type": "array", "minItems": 1, "items": {
+            "oneOf": [{"$ref": ref} for ref in webview.values()],
+            "discriminator": {"propertyName": "type", "mapping": webview}}}}}
 
     def body(ref: str, *media: str) -> dict:
         return {"required": True, "content": {m: {"schema": {"$ref": f"#/components/schemas/{ref}"}}
@@ -75,8 +87,9 @@ def build() -> dict:
         "paths": {
             "/v1/events": {"post": {
                 "summary": "One event or a batch, server to server.", "security": api_key,
+                # anyOf: an object with `event_id` is one event even if it also has `events`.
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "oneOf": [{"$ref": "#/components/schemas/Event"}, {"$ref": "#/components/schemas/Batch"}]}}}},
+                    "anyOf": [{"$ref": "#/components/schemas/Event"}, {"$ref": "#/components/schemas/Batch"}]}}}},
                 "responses": {"200": ok("Accepted"), **ERRORS}}},
             "/v1/handshake": {"post": {
                 "summary": "Issue a signed, short-lived webview token and URL.", "security": api_key,
@@ -101,8 +114,9 @@ def build() -> dict:
             **{path: {"post": {
                 "summary": f"Segment-compatible {path.rsplit('/', 1)[1]} (HTTP Basic: write key as user name).",
                 "security": [{"segmentWriteKey": []}],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-                "responses": {"200": ok("Accepted"), **{k: ERRORS[k] for k in ("400", "401", "413", "503")}}}}
+                "requestBody": {"required": True, "content": {"application/json": {"schema": SEGMENT_BODIES[path]}}},
+                "responses": {"200": ok("Accepted"),
+                              **{k: ERRORS[k] for k in ("400", "401", "413", "422", "503")}}}}
                for path in ("/v1/batch", "/v1/track", "/v1/identify", "/v1/page")},
             "/healthz": {"get": {"summary": "Process is up.", "responses": plain}},
             "/readyz": {"get": {"summary": "Accepting events (spool below its bound).",
