@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,7 @@ class CollectorProcess:
     hash_key: str = field(default_factory=lambda: secrets.token_hex(32))
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    preexec_fn: Callable[[], None] | None = None  # e.g. resource limits of the child
 
     @property
     def url(self) -> str:
@@ -54,7 +56,7 @@ class CollectorProcess:
     def start(self) -> "CollectorProcess":
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ingestion.collector", "--port", str(self.port)],
-            env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=self.preexec_fn)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
