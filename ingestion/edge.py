@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ingestion.contract import EVENT_FIELDS, parse_event, parse_events
-from ingestion.privacy import load_hash_key, scrub
+from ingestion.privacy import load_hash_key, redact, scrub
 from ingestion.settings import Settings
 
 MAX_RAW_CHARS = 4096
@@ -71,7 +71,7 @@ class Edge:
         """A spool record the loader routes to `raw.quarantine`."""
         if isinstance(raw, dict):
             raw = scrub(raw, self.hash_key, self.store_message_text)
-        text = raw if isinstance(raw, str) else _dumps(raw)
+        text = redact(raw if isinstance(raw, str) else _dumps(raw), self.store_message_text)
         return {"_quarantine": {"reason": reason, "source": source, "line": line,
                                 "raw": text[:MAX_RAW_CHARS],
                                 "received_at": received_at or utc_now_iso()}}
