@@ -18,9 +18,9 @@ from ingestion.loader import load_spool
 from ingestion.sender import send_events
 from ingestion.settings import Settings
 from ingestion.simulator import simulate
-from ingestion.sinks import fetch, open_sink
+from ingestion.sinks import SinkConfig, SinkUnavailable, fetch, open_sink
 from ingestion.spool import encode
-from tests.collector_server import CollectorProcess
+from tests.collector_server import CollectorProcess, free_port
 from tests.conftest import event, run_journey
 from tests.ground_truth import GRAINS, mart_mismatches, session_mismatches
 from tests.nats_server import NatsServer, nats_server_or_skip
@@ -148,3 +148,14 @@ def test_simulated_journeys_through_a_nats_collector_build_the_true_marts(tmp_pa
     assert session_mismatches(settings.warehouse, sim, settings) == []
     for mart in GRAINS:
         assert mart_mismatches(settings.warehouse, sim, settings, mart) == [], mart
+
+
+def test_settings_and_an_unreachable_broker_are_clear_errors(settings):
+    with pytest.raises(ValueError, match="JOURNEY_SINK must be one of file, nats, got 'kafka'"):
+        SinkConfig.from_env({"JOURNEY_SINK": "kafka"})
+    with pytest.raises(ValueError, match="JOURNEY_NATS_SUBJECT"):
+        SinkConfig.from_env({"JOURNEY_SINK": "nats", "JOURNEY_NATS_SUBJECT": "journey.>"})
+    nowhere = SinkConfig.from_env({"JOURNEY_SINK": "nats", "JOURNEY_NATS_URL": f"nats://127.0.0.1:{free_port()}",
+                                   "JOURNEY_NATS_TIMEOUT_S": "0.5"})
+    with pytest.raises(SinkUnavailable, match="cannot use NATS JetStream at nats://127.0.0.1:"):
+        open_sink(settings, config=nowhere)

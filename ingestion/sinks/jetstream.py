@@ -79,13 +79,14 @@ class _JetStream:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="nats-sink", daemon=True)
         self._thread.start()
+        self.nc: nats.NATS | None = None
         try:
             self.nc = self.run(asyncio.wait_for(self._connect(), config.nats_timeout_s))
+            self.js = self.nc.jetstream(timeout=config.nats_timeout_s)
+            self.run(self._ensure_stream())
         except Exception as exc:
-            self._stop_loop()
-            raise SinkUnavailable(f"cannot reach NATS JetStream at {config.nats_url}: {exc!r}") from exc
-        self.js = self.nc.jetstream(timeout=config.nats_timeout_s)
-        self.run(self._ensure_stream())
+            self.close()
+            raise SinkUnavailable(f"cannot use NATS JetStream at {config.nats_url}: {exc!r}") from exc
 
     def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
@@ -111,14 +112,12 @@ class _JetStream:
 
     def close(self) -> None:
         try:
-            self.run(self.nc.close())
+            if self.nc is not None:
+                self.run(self.nc.close())
         finally:
-            self._stop_loop()
-
-    def _stop_loop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
 
 
 class NatsSink:
