@@ -17,14 +17,15 @@ Schema (`schemas/event.schema.json`) is generated from these classes by
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_type_hints
 
-from pydantic import (AfterValidator, AwareDatetime, BeforeValidator, ConfigDict, Field, TypeAdapter,
-                      ValidationError, with_config)
+from pydantic import (AfterValidator, AwareDatetime, ConfigDict, Field, GetCoreSchemaHandler, TypeAdapter,
+                      ValidationError, WithJsonSchema, with_config)
+from pydantic_core import core_schema
 from typing_extensions import NotRequired, TypedDict
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "event.schema.json"
@@ -36,19 +37,24 @@ Id = Annotated[str, Field(min_length=1, max_length=128)]
 Name = Annotated[str, Field(min_length=1, max_length=256)]
 Reason = Annotated[str, Field(max_length=256)]
 Channel = Annotated[str, Field(min_length=1, max_length=64)]
-_RFC3339_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
 
-def _timestamp_text(value: Any) -> Any:
+class _TimestampText:
     """JSON has no timestamp type, and pydantic would take a number or a digit
     string as a Unix time, which the warehouse cannot cast (the event would be
-    acknowledged, then quarantined by the loader): only RFC 3339 text passes."""
-    if not isinstance(value, str) or not _RFC3339_START.match(value):
-        raise ValueError("expected an RFC 3339 timestamp with offset, like 2026-11-02T09:00:00Z")
-    return value
+    acknowledged, then quarantined by the loader): only RFC 3339 text passes.
+    A pattern checked by pydantic-core, not a Python validator, because every
+    event has a timestamp and a Python call each cost 7% of a batch."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        text = core_schema.custom_error_schema(
+            core_schema.str_schema(pattern=r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}", strict=True),
+            custom_error_type="timestamp_text",
+            custom_error_message="expected an RFC 3339 timestamp with offset, like 2026-11-02T09:00:00Z")
+        return core_schema.chain_schema([text, handler(source)])
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_text)]
+Timestamp = Annotated[AwareDatetime, _TimestampText(), WithJsonSchema({"type": "string", "format": "date-time"})]
 OPEN = ConfigDict(extra="ignore", json_schema_extra={"additionalProperties": True})
 
 
@@ -309,12 +315,13 @@ def parse_events(events: list[Any], not_after: datetime | None = None) -> list[d
         valid = BATCH_ADAPTER.validate_python(events)
     except ValidationError as exc:
         raise InvalidEvent(describe(exc)) from None
-    if not_after is not None:
-        problems = [_future_problem(f"events[{i}].", not_after)
-                    for i, event in enumerate(valid) if event["occurred_at"] > not_after]
-        if problems:
-            raise InvalidEvent(problems)
+    if not_after is not None and max(map(_occurred_at, valid), default=not_after) > not_after:
+        raise InvalidEvent([_future_problem(f"events[{i}].", not_after)
+                            for i, event in enumerate(valid) if event["occurred_at"] > not_after])
     return events
+
+
+_occurred_at = itemgetter("occurred_at")
 
 
 def _future_problem(prefix: str, not_after: datetime) -> str:
