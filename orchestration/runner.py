@@ -8,12 +8,14 @@ so a CLI run and a UI run are the same thing and both show up in the UI when
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+import psutil
 from dagster_shared.error import SerializableErrorInfo
 
 from ingestion.settings import Settings
@@ -59,6 +61,29 @@ def failure_message(step: str | None, error: SerializableErrorInfo | None) -> st
     return text
 
 
+# In-process runs carry their process, so a later `journey run` can tell a run
+# that is still going from one whose process was killed.
+PID_TAG, HOST_TAG = "journey/pid", "journey/host"
+
+
+def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Fail the runs of this host whose `journey` process is gone, and free
+    their DuckDB pool slot. A killed in-process run stays STARTED and keeps
+    the pool's one slot forever (no daemon watches it), so without this every
+    later run would wait for it."""
+    reaped = []
+    runs = instance.get_runs(filters=dg.RunsFilter(
+        statuses=[dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED],
+        tags={HOST_TAG: socket.gethostname()}))
+    for run in runs:
+        pid = int(run.tags.get(PID_TAG, "0"))
+        if pid and not psutil.pid_exists(pid):
+            instance.report_run_failed(run, message=f"its process {pid} ended without finishing it (killed?)")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            reaped.append(f"run {run.run_id[:8]}: process {pid} is gone; marked failed, pool slot freed")
+    return reaped
+
+
 def run_load_and_transform(settings: Settings, full_refresh: bool = False,
                            progress: Callable[[str], None] | None = None) -> RunSummary:
     ensure_dagster_home(settings)
@@ -68,9 +93,13 @@ def run_load_and_transform(settings: Settings, full_refresh: bool = False,
     job = defs.resolve_job_def(LOAD_AND_TRANSFORM)
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
+        for message in reap_dead_runs(instance):
+            if progress:
+                progress(message)
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
+            tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
             run_config={
                 "ops": {"journey_dbt": {"config": {"full_refresh": full_refresh}}},
                 "loggers": {"console": {"config": {"log_level": "WARNING"}}},
