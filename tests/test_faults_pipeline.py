@@ -19,6 +19,7 @@ import pytest
 from ingestion.settings import Settings
 from ingestion.simulator import simulate, write_ndjson
 from tests.conftest import run_journey
+from tests.dagster_server import dagster_env
 from tests.ground_truth import mart_mismatches
 
 HASH_KEY = secrets.token_hex(32)
@@ -40,10 +41,7 @@ def imported(sim, tmp_path):
 
 
 def _env(home) -> dict[str, str]:
-    env = {**os.environ, "JOURNEY_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
-           "JOURNEY_HASH_KEY": HASH_KEY}
-    env.pop("JOURNEY_WAREHOUSE", None)
-    return env
+    return {**dagster_env(home), "JOURNEY_HASH_KEY": HASH_KEY}
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

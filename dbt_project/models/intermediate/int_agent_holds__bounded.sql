@@ -42,23 +42,16 @@ human_visits as (
     select * from visits where state = 'human_active'
 ),
 
+visits_not_over_at_assignment as (
+    select assignments.session_id, assignments.assigned_seq, human_visits.entered_at, human_visits.exited_at
+    from assignments
+    inner join human_visits
+        on assignments.session_id = human_visits.session_id
+        and (human_visits.exited_at is null or human_visits.exited_at > assignments.assigned_at)
+),
+
 holding_visit as (
-    select session_id, assigned_seq, exited_at
-    from (
-        select
-            assignments.session_id,
-            assignments.assigned_seq,
-            human_visits.exited_at,
-            row_number() over (
-                partition by assignments.session_id, assignments.assigned_seq
-                order by human_visits.entered_at
-            ) as position
-        from assignments
-        inner join human_visits
-            on assignments.session_id = human_visits.session_id
-            and (human_visits.exited_at is null or human_visits.exited_at > assignments.assigned_at)
-    ) as candidates
-    where position = 1
+    {{ first_by('visits_not_over_at_assignment', 'session_id, assigned_seq', 'entered_at', 'exited_at', 'true') }}
 ),
 
 holds as (

@@ -28,25 +28,23 @@ held_messages as (
     where events.event_type = 'message.received'
 ),
 
+later_replies as (
+    select
+        held_messages.session_id,
+        held_messages.event_seq,
+        held_messages.received_at,
+        replies.event_seq as reply_seq,
+        replies.replied_at,
+        replies.agent_id,
+        replies.team
+    from held_messages
+    inner join replies
+        on held_messages.session_id = replies.session_id
+        and replies.event_seq > held_messages.event_seq
+),
+
 paired as (
-    select *
-    from (
-        select
-            held_messages.session_id,
-            held_messages.received_at,
-            replies.replied_at,
-            replies.agent_id,
-            replies.team,
-            row_number() over (
-                partition by held_messages.session_id, held_messages.event_seq
-                order by replies.event_seq
-            ) as position
-        from held_messages
-        inner join replies
-            on held_messages.session_id = replies.session_id
-            and replies.event_seq > held_messages.event_seq
-    ) as candidates
-    where position = 1
+    {{ first_by('later_replies', 'session_id, event_seq', 'reply_seq', 'received_at, replied_at, agent_id, team', 'true') }}
 ),
 
 final as (

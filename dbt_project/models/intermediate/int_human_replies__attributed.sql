@@ -21,24 +21,17 @@ assignments as (
     where event_type = 'agent.assigned'
 ),
 
+earlier_assignments as (
+    select replies.session_id, replies.event_seq, assignments.event_seq as assigned_seq, assignments.team
+    from replies
+    inner join assignments
+        on replies.session_id = assignments.session_id
+        and replies.agent_id = assignments.agent_id
+        and assignments.event_seq < replies.event_seq
+),
+
 sender_team as (
-    select session_id, event_seq, team
-    from (
-        select
-            replies.session_id,
-            replies.event_seq,
-            assignments.team,
-            row_number() over (
-                partition by replies.session_id, replies.event_seq
-                order by assignments.event_seq desc
-            ) as position
-        from replies
-        inner join assignments
-            on replies.session_id = assignments.session_id
-            and replies.agent_id = assignments.agent_id
-            and assignments.event_seq < replies.event_seq
-    ) as candidates
-    where position = 1
+    {{ first_by('earlier_assignments', 'session_id, event_seq', 'assigned_seq desc', 'team', 'true') }}
 ),
 
 final as (

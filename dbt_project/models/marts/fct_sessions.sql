@@ -58,18 +58,16 @@ first_queue_visit as (
         and visits.visit_index = visit_summary.first_pending_visit
 ),
 
+replies_since_escalation as (
+    select replies.*
+    from replies
+    inner join visit_summary
+        on replies.session_id = visit_summary.session_id
+        and replies.replied_at >= visit_summary.first_pending_at
+),
+
 first_human_reply as (
-    select session_id, replied_at, agent_id, team
-    from (
-        select
-            replies.*,
-            row_number() over (partition by replies.session_id order by replies.event_seq) as position
-        from replies
-        inner join visit_summary
-            on replies.session_id = visit_summary.session_id
-            and replies.replied_at >= visit_summary.first_pending_at
-    ) as ranked
-    where position = 1
+    {{ first_by('replies_since_escalation', 'session_id', 'event_seq', 'replied_at, agent_id, team', 'true') }}
 ),
 
 event_summary as (

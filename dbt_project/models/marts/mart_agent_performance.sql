@@ -16,21 +16,17 @@ responses as (
     select * from {{ ref('int_agent_responses__paired') }}
 ),
 
+holds_before_resolution as (
+    select holds.session_id, holds.assigned_seq, holds.agent_id, holds.team
+    from holds
+    inner join sessions
+        on holds.session_id = sessions.session_id
+        and sessions.final_state = 'resolved'
+        and holds.assigned_at <= sessions.ended_at
+),
+
 last_assignment_before_resolution as (
-    select session_id, agent_id, team
-    from (
-        select
-            holds.session_id,
-            holds.agent_id,
-            holds.team,
-            row_number() over (partition by holds.session_id order by holds.assigned_seq desc) as position
-        from holds
-        inner join sessions
-            on holds.session_id = sessions.session_id
-            and sessions.final_state = 'resolved'
-            and holds.assigned_at <= sessions.ended_at
-    ) as ranked
-    where position = 1
+    {{ first_by('holds_before_resolution', 'session_id', 'assigned_seq desc', 'agent_id, team', 'true') }}
 ),
 
 contributions as (
