@@ -133,6 +133,46 @@ def test_the_collector_acknowledges_only_what_jetstream_acknowledged(tmp_path, n
     assert not list((collector.home / "spool").glob("*/*"))  # the local spool was never used
 
 
+def test_the_spool_sensor_sees_jetstream_messages_waiting(settings, nats_env):
+    """With JOURNEY_SINK=nats the sensor asks the stream, not the empty local spool:
+    one run per new publish, none once the loader acknowledged everything."""
+    import dagster as dg
+
+    from orchestration.defs.build import build_definitions
+
+    sensor = build_definitions(settings).resolve_sensor_def("spool_segments_waiting")
+    with dg.instance_for_test() as instance:
+        def tick():
+            return sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+
+        assert tick().run_requests == [] and "nothing waits in JetStream stream" in tick().skip_message
+        with closing(open_sink(settings)) as sink:
+            sink.append(_records(settings, ["s1", "s2", "s3"]))
+        first = tick().run_requests
+        assert len(first) == 1 and first[0].tags["journey/waiting"] == "3"
+        assert [r.run_key for r in tick().run_requests] == [first[0].run_key]  # same messages, same key
+        with closing(open_sink(settings)) as sink:
+            sink.append(_records(settings, ["s4"]))
+        second = tick().run_requests
+        assert second[0].run_key != first[0].run_key and second[0].tags["journey/waiting"] == "4"
+
+        assert load_spool(settings)["events"] == 4
+        assert tick().run_requests == []
+
+
+def test_a_sensor_tick_fails_loudly_when_the_broker_is_away(settings, monkeypatch):
+    import dagster as dg
+
+    from orchestration.defs.build import build_definitions
+
+    monkeypatch.setenv("JOURNEY_SINK", "nats")
+    monkeypatch.setenv("JOURNEY_NATS_URL", f"nats://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("JOURNEY_NATS_TIMEOUT_S", "0.5")
+    sensor = build_definitions(settings).resolve_sensor_def("spool_segments_waiting")
+    with dg.instance_for_test() as instance, pytest.raises(Exception, match="cannot use NATS JetStream"):
+        sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+
+
 def test_simulated_journeys_through_a_nats_collector_build_the_true_marts(tmp_path, nats_env):
     sim = simulate(days=1, sessions_per_day=40, seed=5)
     collector = CollectorProcess(tmp_path / "home", env_extra=nats_env).start()

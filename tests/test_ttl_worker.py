@@ -101,7 +101,7 @@ def test_spool_sensor_requests_one_run_per_set_of_waiting_segments(sim, settings
     sensor = defs.resolve_sensor_def("spool_segments_waiting")
     with dg.instance_for_test() as instance:
         skipped = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
-        assert skipped.run_requests == [] and "no sealed segments" in skipped.skip_message
+        assert skipped.run_requests == [] and "nothing waits in" in skipped.skip_message
 
         path = tmp_path / "events.ndjson"
         write_ndjson(sim.events[:500], path)

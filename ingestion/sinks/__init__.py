@@ -6,12 +6,12 @@ chosen by `JOURNEY_SINK`: `file` (the local spool, default) or `nats`
 from __future__ import annotations
 
 from ingestion.settings import Settings
-from ingestion.sinks.base import Delivery, Sink, SinkUnavailable
+from ingestion.sinks.base import Delivery, Sink, SinkUnavailable, Waiting
 from ingestion.sinks.config import SinkConfig
-from ingestion.sinks.file import FileDelivery, FileSink
-from ingestion.sinks.jetstream import NatsDelivery, NatsSink
+from ingestion.sinks.file import FileDelivery, FileSink, file_waiting
+from ingestion.sinks.jetstream import NatsDelivery, NatsSink, nats_waiting
 
-__all__ = ["Delivery", "Sink", "SinkConfig", "SinkUnavailable", "fetch", "open_sink"]
+__all__ = ["Delivery", "Sink", "SinkConfig", "SinkUnavailable", "Waiting", "fetch", "open_sink", "waiting"]
 
 
 def open_sink(settings: Settings, max_age_s: float | None = None, config: SinkConfig | None = None) -> Sink:
@@ -31,3 +31,12 @@ def fetch(settings: Settings, config: SinkConfig | None = None) -> Delivery:
     if config.kind == "nats":
         return NatsDelivery(config)
     return FileDelivery(settings.spool_dir)
+
+
+def waiting(settings: Settings, config: SinkConfig | None = None) -> Waiting:
+    """What waits for the loader, for the spool sensor (raises SinkUnavailable
+    when the broker cannot be asked)."""
+    config = config or SinkConfig.from_env()
+    if config.kind == "nats":
+        return nats_waiting(config)
+    return file_waiting(settings.spool_dir)

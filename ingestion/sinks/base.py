@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 class SinkUnavailable(OSError):
@@ -47,6 +47,16 @@ class Sink(Protocol):
         """Bytes stored and not yet loaded: what the collector's bound counts."""
 
     def close(self) -> None: ...
+
+
+class Waiting(NamedTuple):
+    """What waits for the loader, as the spool sensor asks: `batches` (sealed
+    segments, or broker messages), a `key` that changes whenever more arrives
+    (one run per distinct key), and `where` it waits, for the skip message."""
+
+    batches: int
+    key: str
+    where: str
 
 
 class Delivery(Protocol):

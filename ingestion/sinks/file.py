@@ -6,6 +6,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import hashlib
+
+from ingestion.sinks.base import Waiting
 from ingestion.spool import ACTIVE, READY, SpoolReader, SpoolWriter
 
 
@@ -32,6 +35,14 @@ class FileSink:
 
     def close(self) -> None:
         self.writer.seal()
+
+
+def file_waiting(spool_dir: Path) -> Waiting:
+    """Sealed segments not loaded yet; the key is their names, so a tick while
+    their run is queued or loading asks for nothing new."""
+    segments = SpoolReader(spool_dir).pending() if spool_dir.exists() else []
+    names = "\n".join(s.name for s in segments)
+    return Waiting(len(segments), hashlib.sha256(names.encode()).hexdigest()[:16], str(spool_dir / READY))
 
 
 class FileDelivery:

@@ -45,7 +45,7 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError
 
-from ingestion.sinks.base import SinkUnavailable
+from ingestion.sinks.base import SinkUnavailable, Waiting
 from ingestion.sinks.config import SinkConfig
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,19 @@ class NatsSink:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def nats_waiting(config: SinkConfig) -> Waiting:
+    """Messages no loader has acknowledged (work-queue retention deletes the
+    acknowledged ones); the key is the stream's last sequence, which grows
+    with every publish, so new messages ask for a new run."""
+    conn = _JetStream(config)
+    try:
+        state = conn.run(conn.js.stream_info(config.nats_stream)).state
+    finally:
+        conn.close()
+    return Waiting(state.messages, f"nats-{config.nats_stream}-{state.last_seq}",
+                   f"JetStream stream {config.nats_stream} at {config.nats_url}")
 
 
 class NatsDelivery:

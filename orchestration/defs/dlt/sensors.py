@@ -1,13 +1,11 @@
-"""Start a load as soon as sealed spool segments wait, instead of at the next hour."""
+"""Start a load as soon as data waits in the spool's sink, instead of at the next hour."""
 
 from __future__ import annotations
-
-import hashlib
 
 import dagster as dg
 
 from ingestion.settings import Settings
-from ingestion.spool import SpoolReader
+from ingestion.sinks import waiting
 
 
 def build_spool_sensor(settings: Settings, job: dg.JobDefinition | str) -> dg.SensorDefinition:
@@ -16,16 +14,16 @@ def build_spool_sensor(settings: Settings, job: dg.JobDefinition | str) -> dg.Se
         job_name=job if isinstance(job, str) else job.name,
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Requests a load-and-transform run when sealed spool segments are waiting.",
+        description="Requests a load-and-transform run when sealed spool segments (or JetStream "
+                    "messages, with JOURNEY_SINK=nats) wait for the loader.",
     )
     def spool_segments_waiting(context: dg.SensorEvaluationContext):
-        segments = SpoolReader(settings.spool_dir).pending() if settings.spool_dir.exists() else []
-        if not segments:
-            return dg.SkipReason(f"no sealed segments in {settings.spool_dir / 'ready'}")
-        # One run per distinct set of waiting segments: a sensor tick while that
-        # run is queued or loading asks for nothing new.
-        names = "\n".join(s.name for s in segments)
-        return dg.RunRequest(run_key=hashlib.sha256(names.encode()).hexdigest()[:16],
-                             tags={"journey/segments": str(len(segments))})
+        # Read at every tick: the sink is the deployment's (JOURNEY_SINK), and an
+        # unreachable broker fails the tick visibly instead of skipping quietly.
+        now = waiting(settings)
+        if not now.batches:
+            return dg.SkipReason(f"nothing waits in {now.where}")
+        # One run per distinct key: a tick while that run is queued or loading asks for nothing new.
+        return dg.RunRequest(run_key=now.key, tags={"journey/waiting": str(now.batches)})
 
     return spool_segments_waiting
