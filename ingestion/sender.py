@@ -1,8 +1,9 @@
 """Sends events to a running collector over HTTP, as a bot engine or desk would.
 
-Batches go out from a few threads; a 503 is retried after its Retry-After
-with the same events (the warehouse keeps each event_id once), anything else
-that is not a 2xx stops the send with the collector's own message.
+Batches go out from a few threads; a 503 (spool full) or a 429 (rate limit)
+is retried after its Retry-After with the same events (the warehouse keeps
+each event_id once), anything else that is not a 2xx stops the send with the
+collector's own message.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def post_batch(url: str, api_key: str, events: Sequence[dict], attempts: int = 2
             with urllib.request.urlopen(request, timeout=60) as response:
                 return json.load(response)["accepted"]
         except urllib.error.HTTPError as err:
-            if err.code != 503:
+            if err.code not in (429, 503):
                 raise SendError(f"collector answered {err.code}: {err.read()[:500].decode()}") from None
             time.sleep(float(err.headers.get("Retry-After", "1")))
     raise SendError(f"collector still unavailable after {attempts} attempts")

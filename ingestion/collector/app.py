@@ -4,6 +4,11 @@ on the hot path of a durable acknowledgement, and the routes are few).
 Routes: POST /v1/events (API key), POST /v1/handshake (API key),
 POST /v1/webview/events (handshake token, CORS, sendBeacon-friendly),
 GET /healthz, /readyz, /metrics, /openapi.json, /tracker.js, /webview/*.
+
+Rate limits (token buckets, `ratelimit.py`) run before any body is parsed:
+per API key once the key is valid, per client IP on the webview route and for
+every request that fails authentication; health, metrics and static files are
+not limited.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from ingestion.collector.adapters import (
 from ingestion.collector.commit import FsyncHistogram, GroupCommitter, SpoolFull
 from ingestion.collector.config import CollectorConfig
 from ingestion.collector.openapi import OPENAPI_PATH
+from ingestion.collector.ratelimit import RateLimiter, retry_after
 from ingestion.collector.tokens import TokenError
 from ingestion.contract import WEBVIEW_TYPES, InvalidEvent
 from ingestion.edge import Edge, utc_now_iso
@@ -53,6 +59,27 @@ class HTTPError(Exception):
         self.status, self.message, self.problems, self.headers = status, message, problems, headers or []
 
 
+class Throttled(HTTPError):
+    """429 from the bucket of `limit` (`api_key` or `client_ip`); Retry-After from the bucket's refill."""
+
+    def __init__(self, limit: str, wait: float):
+        seconds = retry_after(wait)
+        super().__init__(429, f"rate limit exceeded ({THROTTLE_REASONS[limit]}): retry after {seconds} s",
+                         headers=[(b"retry-after", str(seconds).encode())])
+        self.limit = limit
+
+
+def _limiter(rate: float, burst: float) -> RateLimiter | None:
+    return RateLimiter(rate, burst) if rate > 0 else None
+
+
+def client_ip(scope) -> str:
+    """The peer address; behind a trusted proxy uvicorn has already put the
+    X-Forwarded-For client here (FORWARDED_ALLOW_IPS, default 127.0.0.1)."""
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
 class Collector:
     def __init__(self, settings: Settings, config: CollectorConfig):
         self.settings = settings
@@ -61,6 +88,12 @@ class Collector:
         self.committer: GroupCommitter | None = None
         self.accepted = 0
         self.rejected: Counter[str] = Counter()
+        # Reconciliation of requests: received = answered 2xx + rejected + throttled.
+        self.received = 0
+        self.answered = 0
+        self.throttled: Counter[str] = Counter({limit: 0 for limit in THROTTLE_REASONS})
+        self.key_limits = _limiter(config.rate_limit_key_rps, config.rate_limit_key_burst)
+        self.ip_limits = _limiter(config.rate_limit_ip_rps, config.rate_limit_ip_burst)
 
     # --- ASGI plumbing -------------------------------------------------------
 
@@ -72,10 +105,16 @@ class Collector:
             return
         headers = {k.lower(): v for k, v in scope["headers"]}
         origin = headers.get(b"origin", b"").decode("latin-1")
+        counted = scope["method"] != "GET" or scope["path"] not in OPERATIONAL_GETS
+        self.received += counted
         try:
             status, body, extra = await self._route(scope, receive, headers, origin)
+            self.answered += counted
         except HTTPError as err:
-            self.rejected[str(err.status)] += 1
+            if isinstance(err, Throttled):
+                self.throttled[err.limit] += 1
+            else:
+                self.rejected[str(err.status)] += 1
             payload = {"error": err.message}
             if err.problems:
                 payload["problems"] = err.problems
@@ -145,24 +184,29 @@ class Collector:
                 raise HTTPError(403, "origin not allowed")
             return 204, (b"", b"text/plain"), []
         if method == "POST" and path == "/v1/events":
-            self._authorize(headers)
+            self._admit(scope, self._authorize, headers)
             body = await self._read_body(receive, headers)
             return await self._accept(self._lines(self._events_of(self._loads(body))))
         if method == "POST" and path == "/v1/handshake":
-            self._authorize(headers)
+            self._admit(scope, self._authorize, headers)
             return self._handshake(await self._decode(receive, headers))
         if path == WHATSAPP_PATH and method == "GET":
             return self._whatsapp_challenge(scope)
         if path == WHATSAPP_PATH and method == "POST":
+            # The signature covers the body, so it is read (up to 4 MB) first; an
+            # address whose bucket failed signatures emptied is refused before that.
+            if self.ip_limits is not None and (wait := self.ip_limits.wait(client_ip(scope))):
+                raise Throttled("client_ip", wait)
             body = await self._read_body(receive, headers, self.config.max_webhook_bytes)
-            self._check_whatsapp_signature(headers, body)
+            self._admit(scope, self._check_whatsapp_signature, headers, body)
             return await self._accept_mapped(whatsapp_events(self._loads(body)), "whatsapp")
         if method == "POST" and path in SEGMENT_PATHS:
-            self._authorize(headers)
+            self._admit(scope, self._authorize, headers)
             calls = segment_calls(path, self._segment_envelope(path, await self._decode(receive, headers)))
             status, result, extra = await self._accept_mapped([segment_event(c) for c in calls], "segment")
             return status, {"success": True, **result}, extra
         if method == "POST" and path == "/v1/webview/events":
+            self._throttle(self.ip_limits, client_ip(scope), "client_ip")
             # Browsers send Origin on same-origin POSTs too: the collector's own
             # pages (the sample webview) are always allowed.
             own = f"{scope.get('scheme', 'http')}://{headers.get(b'host', b'').decode('latin-1')}"
@@ -181,8 +225,27 @@ class Collector:
                 (b"access-control-allow-methods", b"POST, OPTIONS"),
                 (b"access-control-allow-headers", b"content-type"), (b"access-control-max-age", b"600")]
 
-    def _authorize(self, headers) -> None:
-        """`Authorization: Bearer KEY`, or Segment's HTTP Basic with the write key as user name."""
+    def _admit(self, scope, verify, *args) -> None:
+        """Throttle a caller by the identity `verify` proves (an API key, the
+        signed WhatsApp source) or, when it proves none, by its IP: a client
+        guessing keys empties its address's bucket and then gets 429, not 401."""
+        try:
+            source = verify(*args)
+        except HTTPError:
+            self._throttle(self.ip_limits, client_ip(scope), "client_ip")
+            raise
+        limiter = self.key_limits  # inlined _throttle: this runs on every producer request
+        if limiter is not None and (wait := limiter.take(source)):
+            raise Throttled("api_key", wait)
+
+    @staticmethod
+    def _throttle(limiter: RateLimiter | None, key, limit: str) -> None:
+        if limiter is not None and (wait := limiter.take(key)):
+            raise Throttled(limit, wait)
+
+    def _authorize(self, headers) -> str:
+        """The caller's key, from `Authorization: Bearer KEY` or Segment's HTTP
+        Basic with the write key as user name; 401 if it is not a configured one."""
         auth = headers.get(b"authorization", b"").decode("latin-1")
         scheme, _, key = auth.partition(" ")
         if scheme.lower() == "basic":
@@ -201,6 +264,7 @@ class Collector:
             matched |= hmac.compare_digest(candidate.encode(), key.encode())
         if not matched:
             raise HTTPError(401, "invalid API key", headers=[(b"www-authenticate", b"Bearer")])
+        return key
 
     async def _decode(self, receive, headers) -> Any:
         return self._loads(await self._read_body(receive, headers))
@@ -295,10 +359,12 @@ class Collector:
         expected = self.config.whatsapp_verify_token
         if mode == "subscribe" and expected and hmac.compare_digest(token.encode(), expected.encode()):
             return 200, (query.get("hub.challenge", [""])[0].encode(), b"text/plain"), []
+        self._throttle(self.ip_limits, client_ip(scope), "client_ip")  # a verify-token guess
         raise HTTPError(403, "verification token mismatch")
 
-    def _check_whatsapp_signature(self, headers, body: bytes) -> None:
-        """HMAC-SHA256 of the raw bytes with the app secret, before any parsing."""
+    def _check_whatsapp_signature(self, headers, body: bytes) -> tuple[str, str]:
+        """HMAC-SHA256 of the raw bytes with the app secret, before any parsing;
+        returns the source's rate-limit bucket."""
         secret = self.config.whatsapp_app_secret
         if not secret:
             raise HTTPError(401, "WhatsApp webhook not configured (JOURNEY_WHATSAPP_APP_SECRET)")
@@ -306,6 +372,7 @@ class Collector:
         expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(signature.encode(), expected.encode()):
             raise HTTPError(401, "X-Hub-Signature-256 does not match the body")
+        return WHATSAPP_SOURCE
 
     # --- handshake and webview -----------------------------------------------
 
@@ -377,6 +444,17 @@ class Collector:
             "# TYPE journey_requests_rejected_total counter",
             *(f'journey_requests_rejected_total{{status="{s}",reason="{REJECT_REASONS.get(s, "other")}"}} {n}'
               for s, n in sorted(self.rejected.items())),
+            ("# HELP journey_requests_received_total Requests on every route but the GETs of health, readiness, "
+             "metrics, OpenAPI and static files; received = accepted + rejected + throttled."),
+            "# TYPE journey_requests_received_total counter",
+            f"journey_requests_received_total {self.received}",
+            "# HELP journey_requests_accepted_total Requests answered 2xx (events stored, handshakes issued, ...).",
+            "# TYPE journey_requests_accepted_total counter",
+            f"journey_requests_accepted_total {self.answered}",
+            ("# HELP journey_requests_throttled_total Requests answered 429 by a rate limit, by bucket: "
+             "api_key (a valid key or the signed WhatsApp source) or client_ip."),
+            "# TYPE journey_requests_throttled_total counter",
+            *(f'journey_requests_throttled_total{{reason="{limit}"}} {n}' for limit, n in sorted(self.throttled.items())),
             "# HELP journey_spool_bytes Bytes in open and sealed, not yet loaded, spool segments.",
             "# TYPE journey_spool_bytes gauge",
             f"journey_spool_bytes {committer.spool_bytes if committer else 0}",
@@ -391,8 +469,12 @@ class Collector:
 
 
 WHATSAPP_PATH = "/v1/webhooks/whatsapp"
+WHATSAPP_SOURCE = ("webhook", "whatsapp")  # its bucket; a tuple never equals an API key
+THROTTLE_REASONS = {"api_key": "per API key", "client_ip": "per client address"}
+# Health, metrics and static files: never rate limited, left out of the request counts.
+OPERATIONAL_GETS = frozenset(("/healthz", "/readyz", "/metrics", "/openapi.json", *STATIC_FILES))
 ALLOWED_METHODS = {
-    **{path: b"GET" for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", *STATIC_FILES)},
+    **{path: b"GET" for path in OPERATIONAL_GETS},
     **{path: b"POST" for path in ("/v1/events", "/v1/handshake", *SEGMENT_PATHS)},
     "/v1/webview/events": b"POST, OPTIONS",
     WHATSAPP_PATH: b"GET, POST",

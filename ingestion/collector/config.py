@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import tomllib
@@ -26,6 +27,15 @@ class CollectorConfig:
     whatsapp_app_secret: str = field(default="", repr=False)
     whatsapp_verify_token: str = field(default="", repr=False)
     max_webhook_bytes: int = 4 * 1024 * 1024  # Meta batches many changes per call
+    # Token buckets (requests/s and burst; rps 0 turns a limit off). Per API key
+    # (and the signature-verified WhatsApp source): a share of one collector's
+    # ~13k single-event requests/s, so one producer cannot take it all. Per client
+    # IP (webview route, failed authentication): far above a tracker's few requests
+    # per page, room for a NAT of a few hundred users, a cap on one script.
+    rate_limit_key_rps: float = 5000.0
+    rate_limit_key_burst: float = 10000.0
+    rate_limit_ip_rps: float = 50.0
+    rate_limit_ip_burst: float = 100.0
     generated_token_key: bool = False
 
     @classmethod
@@ -60,5 +70,19 @@ class CollectorConfig:
             whatsapp_app_secret=get("whatsapp_app_secret", ""),
             whatsapp_verify_token=get("whatsapp_verify_token", ""),
             max_webhook_bytes=int(get("max_webhook_bytes", cls.max_webhook_bytes)),
+            **{name: _rate(name, get(name, getattr(cls, name)))
+               for name in ("rate_limit_key_rps", "rate_limit_key_burst", "rate_limit_ip_rps", "rate_limit_ip_burst")},
             generated_token_key=generated,
         )
+
+
+def _rate(name: str, value) -> float:
+    """A rate (0 turns the limit off) or a burst (at least one request)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"JOURNEY_{name.upper()} must be a number, got {value!r}") from None
+    least = 1.0 if name.endswith("_burst") else 0.0
+    if not number >= least or math.isinf(number):
+        raise ValueError(f"JOURNEY_{name.upper()} must be a finite number >= {least:g}, got {value!r}")
+    return number

@@ -24,6 +24,9 @@ ERRORS = {
     "401": _error("Missing or invalid API key, or a refused handshake token."),
     "413": _error("Body over 512 KB, or an event over 32 KB."),
     "422": _error("Schema violation; `problems` names each field and reason."),
+    "429": {**_error("Rate limit (per API key, or per client IP for browsers and failed authentication): "
+                     "nothing was stored; retry after `Retry-After` seconds."),
+            "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}},
     "503": {**_error("Spool full or unavailable: nothing was stored; retry after `Retry-After`."),
             "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
 }
@@ -95,7 +98,7 @@ def build() -> dict:
                 "summary": "Issue a signed, short-lived webview token and URL.", "security": api_key,
                 "requestBody": body("HandshakeRequest", "application/json"),
                 "responses": {"200": ok("HandshakeResponse"),
-                              **{k: ERRORS[k] for k in ("400", "401", "413", "422")}}}},
+                              **{k: ERRORS[k] for k in ("400", "401", "413", "422", "429")}}}},
             "/v1/webview/events": {"post": {
                 "summary": "Webview tracker batches; identity from the token, never from the browser.",
                 "requestBody": body("WebviewBatch", "text/plain", "application/json"),
@@ -105,18 +108,20 @@ def build() -> dict:
                         "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}}
                                        for n in ("hub.mode", "hub.verify_token", "hub.challenge")],
                         "responses": {"200": {"description": "The challenge, echoed."},
-                                      "403": {"description": "Verify token mismatch."}}},
+                                      "403": {"description": "Verify token mismatch."},
+                                      "429": ERRORS["429"]}},
                 "post": {"summary": "WhatsApp Cloud API webhook; X-Hub-Signature-256 over the raw body.",
                          "parameters": [{"name": "X-Hub-Signature-256", "in": "header", "required": True,
                                          "schema": {"type": "string"}}],
                          "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-                         "responses": {"200": ok("Accepted"), **{k: ERRORS[k] for k in ("400", "401", "413", "503")}}}},
+                         "responses": {"200": ok("Accepted"),
+                                       **{k: ERRORS[k] for k in ("400", "401", "413", "429", "503")}}}},
             **{path: {"post": {
                 "summary": f"Segment-compatible {path.rsplit('/', 1)[1]} (HTTP Basic: write key as user name).",
                 "security": [{"segmentWriteKey": []}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": SEGMENT_BODIES[path]}}},
                 "responses": {"200": ok("Accepted"),
-                              **{k: ERRORS[k] for k in ("400", "401", "413", "422", "503")}}}}
+                              **{k: ERRORS[k] for k in ("400", "401", "413", "422", "429", "503")}}}}
                for path in ("/v1/batch", "/v1/track", "/v1/identify", "/v1/page")},
             "/healthz": {"get": {"summary": "Process is up.", "responses": plain}},
             "/readyz": {"get": {"summary": "Accepting events (spool below its bound).",
