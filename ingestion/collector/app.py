@@ -429,7 +429,7 @@ class Collector:
         committer = self.committer
         if committer is None:
             return 503, {"status": "starting"}, []
-        if committer.spool_bytes >= self.config.spool_max_bytes:
+        if committer.full:
             return 503, {"status": "spool full"}, self._retry_after()
         return 200, {"status": "ready", "spool_bytes": committer.spool_bytes}, []
 

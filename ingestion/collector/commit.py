@@ -47,6 +47,7 @@ class GroupCommitter:
         self.fsync = FsyncHistogram()
         self._pending: list[tuple[list[bytes], asyncio.Future]] = []
         self._pending_bytes = 0
+        self._refused_at: int | None = None
         self._wake = asyncio.Event()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-writer")
         self._tasks: list[asyncio.Task] = []
@@ -65,12 +66,22 @@ class GroupCommitter:
         """Return once the encoded records `lines` are durable; raise SpoolFull or OSError otherwise."""
         size = sum(map(len, lines))
         if self.spool_bytes + self._pending_bytes + size > self.max_bytes:
+            self._refused_at = self.spool_bytes
             raise SpoolFull()
         future = asyncio.get_running_loop().create_future()
         self._pending.append((lines, future))
         self._pending_bytes += size
         self._wake.set()
         await future
+
+    @property
+    def full(self) -> bool:
+        """At the bound, or no emptier than when a batch was last refused for
+        room: readiness fails until a load frees space, so a load balancer
+        prefers other collectors rather than send batches this one refuses."""
+        if self._refused_at is not None and self.spool_bytes < self._refused_at:
+            self._refused_at = None
+        return self.spool_bytes >= self.max_bytes or self._refused_at is not None
 
     async def _commit_loop(self) -> None:
         loop = asyncio.get_running_loop()
