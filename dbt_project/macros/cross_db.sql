@@ -88,6 +88,14 @@
     from {{ relation }}
 {%- endmacro %}
 
+{# The first whole hour at or after a timestamp. #}
+{% macro hour_at_or_after(column) -%}
+    case
+        when {{ dbt.date_trunc('hour', column) }} = {{ column }} then {{ column }}
+        else {{ dbt.dateadd('hour', 1, dbt.date_trunc('hour', column)) }}
+    end
+{%- endmacro %}
+
 {# A UTC timestamp as wall-clock time in the `reporting_timezone` var (SPEC 4, heatmap). #}
 {% macro in_reporting_timezone(column) -%}
     (({{ column }} at time zone 'UTC') at time zone '{{ var("reporting_timezone") }}')

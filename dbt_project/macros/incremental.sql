@@ -8,3 +8,58 @@
 {% macro is_new_load(column='loaded_at') -%}
     {{ column }} not in (select distinct loaded_at from {{ this }})
 {%- endmacro %}
+
+{#-
+  Session-level models rebuild only the conversations that changed upstream.
+  A model that rebuilds conversations stamps their rows with `build_seq`, a
+  number above every one it used before; a model downstream keeps the seq it
+  consumed as `upstream_build_seq` and takes the conversations stamped after
+  the largest one it holds. A run that failed leaves that maximum behind, so
+  the next run catches up: exact without trusting a clock between runs. A
+  full build starts from the run's start in epoch milliseconds, so even a
+  full refresh of only the upstream model is seen downstream as newer.
+-#}
+{% macro next_build_seq() -%}
+    {%- if is_incremental() -%}
+        (select coalesce(max(build_seq), 0) + 1 from {{ this }})
+    {%- else -%}
+        cast({{ (run_started_at.timestamp() * 1000) | int }} as {{ dbt.type_bigint() }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro rebuilt_conversations(upstream, model=this) -%}
+    select conversation_id
+    from {{ upstream }}
+    where build_seq > (select coalesce(max(upstream_build_seq), 0) from {{ model }})
+{%- endmacro %}
+
+{#- The newest upstream build a run consumed: stored on every row it writes. -#}
+{% macro consumed_build_seq(upstream) -%}
+    (select max(build_seq) from {{ upstream }})
+{%- endmacro %}
+
+{#- Keeps an incremental run to the conversations `upstream` rebuilt since this model's last run. -#}
+{% macro where_rebuilt(upstream, column='conversation_id') -%}
+    {%- if is_incremental() %}
+    where {{ column }} in ({{ rebuilt_conversations(upstream) }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+  Incremental strategy for session-level models: delete every row of the
+  conversations rebuilt upstream (named by `meta.rebuilt_from`), then insert
+  the fresh rows. Unlike delete+insert on a key, this also clears a
+  conversation whose new output is empty (a late transfer can end the hold
+  that gave a message its response sample). The subquery sees the table as
+  it was when the model ran, so it names the same conversations.
+-#}
+{% macro get_incremental_replace_conversations_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {%- set upstream = ref(config.get('meta')['rebuilt_from']) -%}
+    delete from {{ target }}
+    where conversation_id in ({{ rebuilt_conversations(upstream, target) }});
+
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict['temp_relation'] }}
+{%- endmacro %}

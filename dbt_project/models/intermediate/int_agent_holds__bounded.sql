@@ -5,16 +5,26 @@
   `handle_ms` is the hold's overlap with ended `human_active` visits.
 -#}
 
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_conversations',
+    on_schema_change='fail',
+    meta={'rebuilt_from': 'int_sessions__bounded'},
+) }}
+
 with events as (
     select * from {{ ref('int_events__sessionized') }}
+    {{ where_rebuilt(ref('int_sessions__bounded')) }}
 ),
 
 visits as (
     select * from {{ ref('int_state_visits__collapsed') }}
+    {{ where_rebuilt(ref('int_sessions__bounded')) }}
 ),
 
 assignments as (
     select
+        conversation_id,
         session_id,
         event_seq as assigned_seq,
         occurred_at as assigned_at,
@@ -56,6 +66,7 @@ holding_visit as (
 
 holds as (
     select
+        assignments.conversation_id,
         assignments.session_id,
         assignments.assigned_seq,
         assignments.assigned_at,
@@ -97,13 +108,15 @@ handled as (
 
 final as (
     select
+        holds.conversation_id,
         holds.session_id,
         holds.assigned_seq,
         holds.assigned_at,
         holds.agent_id,
         holds.team,
         holds.held_until,
-        cast(coalesce(handled.handle_ms, 0) as {{ dbt.type_bigint() }}) as handle_ms
+        cast(coalesce(handled.handle_ms, 0) as {{ dbt.type_bigint() }}) as handle_ms,
+        {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq
     from holds
     left join handled
         on holds.session_id = handled.session_id

@@ -3,20 +3,31 @@
   the session, paired with the next human reply (none: no sample).
 -#}
 
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_conversations',
+    on_schema_change='fail',
+    meta={'rebuilt_from': 'int_sessions__bounded'},
+) }}
+
 with events as (
     select * from {{ ref('int_events__sessionized') }}
+    {{ where_rebuilt(ref('int_sessions__bounded')) }}
 ),
 
 holds as (
     select * from {{ ref('int_agent_holds__bounded') }}
+    {{ where_rebuilt(ref('int_sessions__bounded')) }}
 ),
 
 replies as (
     select * from {{ ref('int_human_replies__attributed') }}
+    {{ where_rebuilt(ref('int_sessions__bounded')) }}
 ),
 
 held_messages as (
     select distinct
+        events.conversation_id,
         events.session_id,
         events.event_seq,
         events.occurred_at as received_at
@@ -30,6 +41,7 @@ held_messages as (
 
 later_replies as (
     select
+        held_messages.conversation_id,
         held_messages.session_id,
         held_messages.event_seq,
         held_messages.received_at,
@@ -44,17 +56,19 @@ later_replies as (
 ),
 
 paired as (
-    {{ first_by('later_replies', 'session_id, event_seq', 'reply_seq', 'received_at, replied_at, agent_id, team', 'true') }}
+    {{ first_by('later_replies', 'session_id, event_seq', 'reply_seq', 'conversation_id, received_at, replied_at, agent_id, team', 'true') }}
 ),
 
 final as (
     select
+        conversation_id,
         session_id,
         agent_id,
         team,
         received_at,
         replied_at,
-        {{ seconds_between('received_at', 'replied_at') }} as response_s
+        {{ seconds_between('received_at', 'replied_at') }} as response_s,
+        {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq
     from paired
 )
 

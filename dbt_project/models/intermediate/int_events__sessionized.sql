@@ -13,6 +13,7 @@
   run re-sessionizes, from its whole history, every conversation that got an
   event in a load this model has not seen, and replaces its rows. That is the
   lookback for late data: unbounded in time, scoped to the touched threads.
+  The rebuilt rows carry a new `build_seq` for the session-level models.
 -#}
 
 {{ config(
@@ -144,7 +145,8 @@ final as (
         is_terminal_event,
         is_activity,
         prev_activity_at,
-        after_ttl_gap
+        after_ttl_gap,
+        {{ next_build_seq() }} as build_seq
     from numbered
 )
 

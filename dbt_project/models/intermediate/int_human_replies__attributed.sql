@@ -5,12 +5,20 @@
   the sender, and the agent mart is keyed by team.
 -#}
 
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_conversations',
+    on_schema_change='fail',
+    meta={'rebuilt_from': 'int_sessions__bounded'},
+) }}
+
 with events as (
     select * from {{ ref('int_events__sessionized') }}
+    {{ where_rebuilt(ref('int_sessions__bounded')) }}
 ),
 
 replies as (
-    select session_id, event_seq, occurred_at, actor_id as agent_id
+    select conversation_id, session_id, event_seq, occurred_at, actor_id as agent_id
     from events
     where event_type = 'message.sent' and actor_kind = 'human'
 ),
@@ -36,11 +44,13 @@ sender_team as (
 
 final as (
     select
+        replies.conversation_id,
         replies.session_id,
         replies.event_seq,
         replies.occurred_at as replied_at,
         replies.agent_id,
-        coalesce(sender_team.team, 'unassigned') as team
+        coalesce(sender_team.team, 'unassigned') as team,
+        {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq
     from replies
     left join sender_team
         on replies.session_id = sender_team.session_id

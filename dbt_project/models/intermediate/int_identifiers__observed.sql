@@ -41,7 +41,8 @@ final as (
         *,
         -- The event's smallest identifier: linking every identifier of an
         -- event to it (a star) connects the same people as every pair would.
-        min(node_id) over (partition by event_id) as event_anchor
+        min(node_id) over (partition by event_id) as event_anchor,
+        {{ next_build_seq() }} as build_seq
     from observed
 )
 

@@ -1,17 +1,69 @@
 {#-
-  Connected components of the identity graph: each identifier's component
-  root is the smallest node id reachable from it. The walk only carries a
-  root towards larger nodes, which still lets the component's minimum reach
-  every member while keeping the recursion far below size² per component.
+  Connected components of the identity graph. Its edges join every
+  identifier of an event to the event's anchor (its smallest identifier); a
+  node's component root is the smallest node id reachable from it. The walk
+  only carries a root towards larger nodes, which still lets the component's
+  minimum reach every member while keeping the recursion far below size² per
+  component.
+
+  Incremental: new identifiers can only join components they touch, so a run
+  re-walks the components of the nodes in observations it has not consumed
+  (plus those new nodes) and replaces their rows. Each node also keeps when
+  it was first and last seen, so `dim_users` never rescans the observations.
 -#}
 
-with recursive nodes as (
-    select distinct node_id, identifier_kind, identifier_value
-    from {{ ref('int_identifiers__observed') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='node_id',
+    on_schema_change='fail',
+) }}
+
+with recursive observed as (
+    select * from {{ ref('int_identifiers__observed') }}
+),
+
+{% if is_incremental() %}
+touched as (
+    select node_id from observed
+    where build_seq > (select coalesce(max(upstream_build_seq), 0) from {{ this }})
+),
+
+scope as (
+    select node_id from touched
+    union
+    select node_id from {{ this }}
+    where component_id in (
+        select component_id from {{ this }}
+        where node_id in (select node_id from touched)
+    )
+),
+
+scoped as (
+    select * from observed
+    where node_id in (select node_id from scope)
+),
+{% else %}
+scoped as (
+    select * from observed
+),
+{% endif %}
+
+nodes as (
+    select
+        node_id,
+        identifier_kind,
+        identifier_value,
+        min(case when event_type <> 'conversation.expired' then occurred_at end) as first_seen_at,
+        max(case when event_type <> 'conversation.expired' then occurred_at end) as last_seen_at
+    from scoped
+    group by node_id, identifier_kind, identifier_value
 ),
 
 edges as (
-    select * from {{ ref('int_identity__edges') }}
+    select node_id as node_from, event_anchor as node_to from scoped where node_id <> event_anchor
+    union
+    select event_anchor as node_from, node_id as node_to from scoped where node_id <> event_anchor
 ),
 
 reach (node_id, root_id) as (
@@ -36,7 +88,10 @@ final as (
         nodes.node_id,
         nodes.identifier_kind,
         nodes.identifier_value,
-        roots.component_id
+        roots.component_id,
+        nodes.first_seen_at,
+        nodes.last_seen_at,
+        {{ consumed_build_seq(ref('int_identifiers__observed')) }} as upstream_build_seq
     from nodes
     inner join roots on nodes.node_id = roots.node_id
 )

@@ -4,10 +4,27 @@
   TTL gap + TTL; with no gap, at its last activity + TTL once that is at or
   before the watermark (the latest occurred_at loaded). A late event inside
   the window removes the gap, so the expiry disappears on the next build.
+
+  Incremental: a run rebuilds the conversations the sessionizer rebuilt,
+  plus those with an open session, the only ones a moved watermark can end.
 -#}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='conversation_id',
+    on_schema_change='fail',
+) }}
 
 with events as (
     select * from {{ ref('int_events__sessionized') }}
+    {% if is_incremental() %}
+    where conversation_id in (
+        {{ rebuilt_conversations(ref('int_events__sessionized')) }}
+        union
+        select conversation_id from {{ this }} where final_state = 'open'
+    )
+    {% endif %}
 ),
 
 all_events as (
@@ -74,9 +91,9 @@ final as (
             else 'open'
         end as final_state,
         ttl_expiry.expired_at is not null as expired_by_ttl,
-        watermark.watermark_at
+        {{ consumed_build_seq(ref('int_events__sessionized')) }} as upstream_build_seq,
+        {{ next_build_seq() }} as build_seq
     from sessions
-    cross join watermark
     left join ttl_expiry on sessions.session_id = ttl_expiry.session_id
 )
 

@@ -4,12 +4,21 @@
   session ended by TTL gets a closing `expired` visit at the expiry time.
 -#}
 
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_conversations',
+    on_schema_change='fail',
+    meta={'rebuilt_from': 'int_sessions__bounded'},
+) }}
+
 with events as (
     select * from {{ ref('int_events__sessionized') }}
+    {{ where_rebuilt(ref('int_sessions__bounded')) }}
 ),
 
 sessions as (
     select * from {{ ref('int_sessions__bounded') }}
+    {{ where_rebuilt(ref('int_sessions__bounded')) }}
 ),
 
 valid_transitions as (
@@ -87,7 +96,8 @@ final as (
         sequenced.next_state,
         sequenced.visit_index,
         sequenced.previous_state,
-        (sequenced.previous_state is null or valid_transitions.to_state is not null) as is_valid_transition
+        (sequenced.previous_state is null or valid_transitions.to_state is not null) as is_valid_transition,
+        {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq
     from sequenced
     inner join sessions on sequenced.session_id = sessions.session_id
     left join valid_transitions

@@ -26,7 +26,9 @@ final as (
         components.node_id,
         components.identifier_kind,
         components.identifier_value,
-        people.unified_user_id
+        people.unified_user_id,
+        components.first_seen_at,
+        components.last_seen_at
     from components
     inner join people on components.component_id = people.component_id
 )

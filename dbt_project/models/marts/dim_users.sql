@@ -4,10 +4,6 @@ with users as (
     select * from {{ ref('int_users__mapped') }}
 ),
 
-observed as (
-    select * from {{ ref('int_identifiers__observed') }}
-),
-
 sessions as (
     select * from {{ ref('int_sessions__bounded') }}
 ),
@@ -25,13 +21,12 @@ identifiers as (
 
 seen as (
     select
-        users.unified_user_id,
-        min(observed.occurred_at) as first_seen_at,
-        max(observed.occurred_at) as last_seen_at
-    from observed
-    inner join users on observed.node_id = users.node_id
-    where observed.event_type <> 'conversation.expired'
-    group by users.unified_user_id
+        unified_user_id,
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at
+    from users
+    where unified_user_id is not null
+    group by unified_user_id
 ),
 
 session_counts as (
