@@ -242,7 +242,7 @@ def _dt(ms: int | None) -> datetime | None:
 
 
 class _Gen:
-    def __init__(self, days, sessions_per_day, seed, start, ttl_hours):
+    def __init__(self, days, sessions_per_day, seed, start, ttl_hours, id_prefix=""):
         if days <= 0 or sessions_per_day < 0 or ttl_hours <= 0:
             raise ValueError("days and ttl_hours must be positive, sessions_per_day non-negative")
         self.rng = random.Random(seed)
@@ -253,6 +253,7 @@ class _Gen:
         self.days = days
         self.spd = sessions_per_day
         self.ttl = int(round(ttl_hours * _HOUR))
+        self.prefix = id_prefix
         self.max_gap = max(2 * _S, int(self.ttl * 0.8))    # no gap inside a session reaches the TTL
         self.events: list[dict] = []
         self.ms: list[int] = []
@@ -284,7 +285,7 @@ class _Gen:
 
     def event_id(self) -> str:
         h = "%032x" % self.idrng.getrandbits(128)
-        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+        return f"{self.prefix}{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
     def emit(self, ms, etype, props, cid=None, channel=None, actor=None, identity=None,
              attributes=None, sent_share=0.25) -> dict:
@@ -336,18 +337,18 @@ class _Gen:
     # --- people ----------------------------------------------------------------
     def new_phone(self) -> str:
         while True:
-            phone = "+316%08d" % self.rng.randrange(10 ** 8)
+            phone = "%s+316%08d" % (self.prefix, self.rng.randrange(10 ** 8))
             if phone not in self._phones:
                 self._phones.add(phone)
                 return phone
 
     def new_anon(self) -> str:
-        return "anon-%012x" % self.rng.getrandbits(48)
+        return "%sanon-%012x" % (self.prefix, self.rng.getrandbits(48))
 
     def new_user_id(self) -> str:
         # Sequential: two persons sharing a login by chance would be one person to the data.
         self._users += 1
-        return "user-%06d" % self._users
+        return "%suser-%06d" % (self.prefix, self._users)
 
     def new_person(self, channel: str) -> _Person:
         person = _Person(self.new_phone(), self.new_anon(), channel)
@@ -402,7 +403,7 @@ class _Gen:
 
     def message_id(self) -> dict:
         self._msg += 1
-        return {"message_id": f"msg-{self._msg}"}
+        return {"message_id": f"{self.prefix}msg-{self._msg}"}
 
     def received(self, c: _Conv, t: int, attributes: dict | None = None):
         self.emit(t, "message.received", self.message_id(), c.cid, c.channel, USER,
@@ -792,7 +793,7 @@ class _Gen:
         starts = [min(s + rng.randrange(_HOUR), self.horizon - _S) for s in starts]
         starts.sort()
         for n, t0 in enumerate(starts, 1):
-            self.conversation(_Conv(f"conv-{n}", *self.caller()), t0)
+            self.conversation(_Conv(f"{self.prefix}conv-{n}", *self.caller()), t0)
         span = self.horizon - self.start
         for _ in range(int(round(self.webview_journeys * 0.04))):
             self.unlinked_webview(self.start + rng.randrange(max(1, span - _HOUR)))
@@ -1242,7 +1243,7 @@ def _deliver(events: list[dict], ms: list[int], n_batches: int, seed: int):
 
 def simulate(days: int = 7, sessions_per_day: int = 750, seed: int = 7,
              start: datetime = datetime(2026, 11, 2, tzinfo=timezone.utc),
-             ttl_hours: float = 24.0, n_batches: int = 3) -> Simulation:
+             ttl_hours: float = 24.0, n_batches: int = 3, id_prefix: str = "") -> Simulation:
     """Generate journeys and their ground truth.
 
     `sessions_per_day` is the mean number of new conversations per day (each
@@ -1250,8 +1251,13 @@ def simulate(days: int = 7, sessions_per_day: int = 750, seed: int = 7,
     All events lie in [start, start + days]; the last one, an `identify`, sits
     at the end of the period so the watermark is start + days (moved by a few
     seconds if a session's expiry would fall within a second of it).
+
+    `id_prefix` is put in front of every identifier the run mints (event,
+    conversation, message, user and anonymous ids, phone numbers), so runs
+    with different prefixes share none: shards of one large data set
+    (benchmarks/end_to_end_scale.py). The default "" changes nothing.
     """
-    gen = _Gen(days, sessions_per_day, seed, start, ttl_hours)
+    gen = _Gen(days, sessions_per_day, seed, start, ttl_hours, id_prefix)
     gen.run()
     gen.finish()
     watermark = max(gen.ms)
@@ -1294,11 +1300,12 @@ def _main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--ttl-hours", type=float, default=24.0)
     p.add_argument("--batches", type=int, default=3)
+    p.add_argument("--id-prefix", default="", help="put in front of every minted id (disjoint shards)")
     p.add_argument("--out", type=Path, default=Path("data/simulated"))
     p.add_argument("--truth", type=Path, help="also write the ground-truth sessions as NDJSON here")
     a = p.parse_args(argv)
     sim = simulate(days=a.days, sessions_per_day=a.sessions_per_day, seed=a.seed,
-                   ttl_hours=a.ttl_hours, n_batches=a.batches)
+                   ttl_hours=a.ttl_hours, n_batches=a.batches, id_prefix=a.id_prefix)
     for b in range(max(1, a.batches)):
         path = a.out / f"batch-{b}.ndjson"
         print(f"{path}: {write_ndjson(sim.batch(b), path)} events")

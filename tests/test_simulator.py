@@ -72,6 +72,24 @@ def test_deterministic_per_seed():
     assert {e["event_id"] for e in a.events}.isdisjoint({e["event_id"] for e in c.events})
 
 
+def test_id_prefix_keeps_the_journeys_and_shares_no_identifier():
+    plain = simulate(days=2, sessions_per_day=80, seed=3)
+    shard = simulate(days=2, sessions_per_day=80, seed=3, id_prefix="s1-")
+
+    def identifiers(sim: Simulation) -> set[str]:
+        ids = set()
+        for ev in sim.events:
+            ids.add(ev["event_id"])
+            ids.update(v for v in (ev.get("conversation_id"), ev["properties"].get("message_id")) if v)
+            ids.update((ev.get("identity") or {}).values())
+        return ids
+
+    assert all(i.startswith("s1-") for i in identifiers(shard))
+    assert identifiers(plain).isdisjoint(identifiers(shard))
+    assert shard.marts == plain.marts and shard.n_unique_events == plain.n_unique_events
+    assert [s["final_state"] for s in shard.sessions] == [s["final_state"] for s in plain.sessions]
+
+
 def test_default_week_size(week):
     assert len(week.sessions) >= 5000
     assert len(week.events) == len(week.batches)
