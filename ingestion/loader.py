@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,7 @@ from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from ingestion.contract import EVENT_TYPES
 from ingestion.settings import Settings
 from ingestion.sinks import Delivery, fetch
+from ingestion.spool import SpoolReader
 
 log = logging.getLogger(__name__)
 
@@ -327,20 +328,39 @@ def finish(delivery: Delivery) -> None:
 
 
 def load_spool(settings: Settings | None = None) -> dict[str, int]:
-    """Load the sink's next batch (every sealed segment of the file spool) once;
-    outside Dagster (benchmarks, tests)."""
+    """`load_waiting` outside Dagster (benchmarks, tests)."""
     settings = settings or Settings.from_env()
-    pipeline = make_pipeline(settings)
-    with closing(prepare(pipeline, settings)) as delivery:
-        return _load(pipeline, settings, delivery)
+    totals = load_waiting(make_pipeline(settings), settings)
+    return {k: totals[k] for k in ("segments", "events", "quarantined")}
 
 
-def _load(pipeline: dlt.Pipeline, settings: Settings, delivery: Delivery) -> dict[str, int]:
-    segments = delivery.segments
-    if not segments:
-        return {"segments": 0, "events": 0, "quarantined": 0}
-    pipeline.run(spool_source(segments, known_events_warehouse(settings)))
-    finish(delivery)
-    counts = pipeline.last_trace.last_normalize_info.row_counts
-    return {"segments": len(segments), "events": counts.get("events", 0),
-            "quarantined": counts.get("quarantine", 0)}
+def _waiting_segments(settings: Settings) -> set[str]:
+    return {s.name for s in SpoolReader(settings.spool_dir).pending()} if settings.spool_dir.exists() else set()
+
+
+def load_waiting(pipeline: dlt.Pipeline, settings: Settings,
+                 progress: Callable[[str], None] = log.info) -> dict[str, int]:
+    """Load what waits in the sink in batches of at most `load_batch_bytes`, each
+    committed and acknowledged before the next is parsed, so memory stays
+    bounded whatever the backlog and a crash repeats at most one batch.
+
+    It stops once the segments that waited when it started are loaded (a busy
+    collector keeps sealing new ones; the next run takes those). A broker
+    delivery is one fetch, already bounded by its batch size.
+    """
+    backlog = _waiting_segments(settings)
+    totals = {"batches": 0, "segments": 0, "events": 0, "quarantined": 0}
+    while not totals["batches"] or backlog & _waiting_segments(settings):
+        with closing(prepare(pipeline, settings)) as delivery:
+            segments = delivery.segments
+            if not segments:
+                break
+            pipeline.run(spool_source(segments, known_events_warehouse(settings)))
+            finish(delivery)
+        counts = pipeline.last_trace.last_normalize_info.row_counts
+        batch = {"batches": 1, "segments": len(segments), "events": counts.get("events", 0),
+                 "quarantined": counts.get("quarantine", 0)}
+        totals = {k: totals[k] + batch[k] for k in totals}
+        progress(f"spool: batch {totals['batches']} loaded: {batch['segments']} segment(s), "
+                 f"{batch['events']:,} new events, {batch['quarantined']:,} quarantined")
+    return totals

@@ -30,6 +30,10 @@ class Settings:
     # How far an event's occurred_at may be ahead of received_at before the edge
     # refuses it (JOURNEY_MAX_FUTURE_S): a future event would become the watermark.
     max_future_s: float = 3600.0
+    # NDJSON bytes of sealed segments one load takes (JOURNEY_LOAD_BATCH_BYTES):
+    # the loader parses a batch in memory (about twice its size), so a large
+    # backlog loads in several committed batches instead of exhausting memory.
+    load_batch_bytes: int = 256 * 1024 * 1024
     # JOURNEY_HASH_KEY, if the operator manages the pseudonymisation key; never printed.
     hash_key: str | None = field(default=None, repr=False)
 
@@ -58,6 +62,7 @@ class Settings:
             ttl_clock=_choice(env, "JOURNEY_TTL_CLOCK", ("watermark", "wall")),
             destination=_choice(env, "JOURNEY_DESTINATION", ("duckdb", "postgres")),
             max_future_s=_positive_float(env, "JOURNEY_MAX_FUTURE_S", 3600.0),
+            load_batch_bytes=int(_positive_float(env, "JOURNEY_LOAD_BATCH_BYTES", 256 * 1024 * 1024)),
             hash_key=env.get("JOURNEY_HASH_KEY") or None,
         )
 

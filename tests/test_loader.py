@@ -2,11 +2,13 @@
 
 import json
 import shutil
+from dataclasses import replace
 
 import duckdb
+import pytest
 
 from ingestion.importer import import_files
-from ingestion.loader import load_spool
+from ingestion.loader import load_spool, load_waiting, make_pipeline
 from ingestion.spool import SpoolReader, SpoolWriter
 from tests.conftest import event, write_lines
 
@@ -100,3 +102,50 @@ def test_unknown_fields_are_kept(settings, tmp_path):
     (extras, properties), = _query(settings, "select extras, properties from raw.events")
     assert json.loads(extras) == {"vendor": {"campaign": "spring"}}
     assert json.loads(properties)["extra_prop"] == 7
+
+
+def _four_segments(settings, tmp_path):
+    for k in range(4):
+        write_lines(tmp_path / f"s{k}.ndjson", _events(40, prefix=f"s{k}-"))
+        import_files([tmp_path / f"s{k}.ndjson"], settings)  # each import seals one segment
+    segments = SpoolReader(settings.spool_dir).pending()
+    assert len(segments) == 4
+    # A batch budget that holds one segment and not two.
+    return replace(settings, load_batch_bytes=max(s.stat().st_size for s in segments) + 1)
+
+
+def test_a_backlog_loads_in_bounded_batches_each_acknowledged(settings, tmp_path):
+    settings = _four_segments(settings, tmp_path)
+    seen = []
+    totals = load_waiting(make_pipeline(settings), settings, progress=seen.append)
+    assert totals == {"batches": 4, "segments": 4, "events": 160, "quarantined": 0}
+    assert len(seen) == 4 and seen[0].startswith("spool: batch 1 loaded: 1 segment(s), 40 new events")
+    assert _query(settings, "select count(*), count(distinct event_id) from raw.events") == [(160, 160)]
+    assert SpoolReader(settings.spool_dir).pending() == []
+
+
+def test_a_loader_dying_between_batches_keeps_the_committed_ones_and_reloads_the_rest(settings, tmp_path):
+    settings = _four_segments(settings, tmp_path)
+
+    def die_after_the_first(line):
+        raise SystemExit(f"killed after: {line}")
+
+    with pytest.raises(SystemExit):
+        load_waiting(make_pipeline(settings), settings, progress=die_after_the_first)
+    assert len(SpoolReader(settings.spool_dir).pending()) == 3  # the first batch was acknowledged
+    assert _query(settings, "select count(*) from raw.events") == [(40,)]
+    assert load_spool(settings) == {"segments": 3, "events": 120, "quarantined": 0}
+    assert _query(settings, "select count(*), count(distinct event_id) from raw.events") == [(160, 160)]
+
+
+def test_a_load_stops_at_the_backlog_it_found_while_new_segments_keep_arriving(settings, tmp_path):
+    settings = _four_segments(settings, tmp_path)
+    write_lines(tmp_path / "late.ndjson", _events(7, prefix="late-"))
+
+    def a_collector_keeps_sealing(line):
+        import_files([tmp_path / "late.ndjson"], settings)
+
+    totals = load_waiting(make_pipeline(settings), settings, progress=a_collector_keeps_sealing)
+    assert totals["segments"] == 4 and totals["events"] == 160
+    assert len(SpoolReader(settings.spool_dir).pending()) == 4  # left for the next run
+    assert load_spool(settings)["events"] == 7  # the same late events each time: stored once

@@ -26,11 +26,12 @@ def open_sink(settings: Settings, max_age_s: float | None = None, config: SinkCo
 
 
 def fetch(settings: Settings, config: SinkConfig | None = None) -> Delivery:
-    """The next batch for the loader (its `segments` are empty when nothing waits)."""
+    """The next batch for the loader, at most `settings.load_batch_bytes` of the
+    file spool (its `segments` are empty when nothing waits)."""
     config = config or SinkConfig.from_env()
     if config.kind == "nats":
         return NatsDelivery(config)
-    return FileDelivery(settings.spool_dir)
+    return FileDelivery(settings.spool_dir, settings.load_batch_bytes)
 
 
 def waiting(settings: Settings, config: SinkConfig | None = None) -> Waiting:

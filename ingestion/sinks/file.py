@@ -46,12 +46,19 @@ def file_waiting(spool_dir: Path) -> Waiting:
 
 
 class FileDelivery:
-    """Every sealed segment, after sealing those whose writer died; `ack` moves them to loaded/."""
+    """The oldest sealed segments up to `max_bytes` (at least one), after sealing
+    those whose writer died; `ack` moves them to loaded/."""
 
-    def __init__(self, spool_dir: Path):
+    def __init__(self, spool_dir: Path, max_bytes: int):
         self.reader = SpoolReader(spool_dir)
         self.reader.recover_orphans()
-        self.segments = self.reader.pending()
+        self.segments: list[Path] = []
+        taken = 0
+        for segment in self.reader.pending():
+            taken += segment.stat().st_size
+            if self.segments and taken > max_bytes:
+                break
+            self.segments.append(segment)
 
     def ack(self) -> None:
         self.reader.mark_loaded(self.segments)

@@ -10,7 +10,6 @@ import os
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
-from dagster_dlt import DagsterDltResource
 
 from ingestion.settings import Settings
 from orchestration.defs.checks import build_gx_checks
@@ -66,7 +65,6 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             daily_stakeholder_report,
         ],
         resources={
-            "dlt": DagsterDltResource(),
             "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=DBT_EXECUTABLE),
         },
     )

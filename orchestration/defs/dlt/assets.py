@@ -1,13 +1,10 @@
-"""The spool load: the sink's next batch → DuckDB `raw` through dlt."""
-
-from contextlib import closing
+"""The spool load: what waits in the sink → DuckDB `raw` through dlt, in bounded batches."""
 
 import dagster as dg
-from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster_dlt import DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from ingestion.loader import (RAW_DATASET, ensure_raw_events, finish, known_events_warehouse, make_pipeline, prepare,
-                              spool_source)
+from ingestion.loader import RAW_DATASET, ensure_raw_events, load_waiting, make_pipeline, spool_source
 from ingestion.settings import Settings
 from orchestration.defs.policies import DUCKDB_POOL, OWNERS
 
@@ -40,20 +37,16 @@ def build_spool_assets(settings: Settings) -> dg.AssetsDefinition:
         dagster_dlt_translator=RawTranslator(),
         pool=DUCKDB_POOL,
     )
-    def spool_load(context: dg.AssetExecutionContext, dlt: DagsterDltResource):
-        pipeline = make_pipeline(settings)
-        with closing(prepare(pipeline, settings)) as delivery:
-            segments = delivery.segments
-            if not segments:
-                context.log.info("spool: no sealed segments waiting")
-                if ensure_raw_events(settings):
-                    context.log.info(f"created an empty {RAW_DATASET}.events on the new warehouse")
-                for key in context.selected_asset_keys:
-                    yield dg.MaterializeResult(asset_key=key, metadata={"segments": 0, "rows_loaded": 0})
-                return
-            context.log.info(f"spool: loading {len(segments)} sealed segment(s)")
-            yield from dlt.run(context, dlt_source=spool_source(segments, known_events_warehouse(settings)),
-                               dlt_pipeline=pipeline)
-            finish(delivery)
+    def spool_load(context: dg.AssetExecutionContext):
+        totals = load_waiting(make_pipeline(settings), settings, progress=context.log.info)
+        if not totals["batches"]:
+            context.log.info("spool: nothing waiting")
+            if ensure_raw_events(settings):
+                context.log.info(f"created an empty {RAW_DATASET}.events on the new warehouse")
+        # One result per table for the whole run, however many batches it took.
+        rows = {"events": totals["events"], "quarantine": totals["quarantined"]}
+        for key in context.selected_asset_keys:
+            yield dg.MaterializeResult(asset_key=key, metadata={
+                "rows_loaded": rows[key.path[-1]], "segments": totals["segments"], "batches": totals["batches"]})
 
     return spool_load
