@@ -134,10 +134,11 @@ def test_import_and_run_again_change_nothing(one_load):
 def test_five_disordered_incremental_loads_equal_ground_truth(sim, one_load, tmp_path):
     """SPEC 3.4 late data, issue 6 disorder: five loads, each shuffled across two
     spool segments; 2 % of load 1 is held back until the last load, so it
-    arrives days late, past the TTL of sessions already built; and load 2 is
-    built only up to the session bounds, as when a downstream model fails.
-    Every run after the first is incremental; the marts equal the ground truth,
-    one full load and a full refresh."""
+    arrives days late, past the TTL of sessions already built; and after load 2
+    only some models are built, reading stage visits and holds that stayed
+    behind (a failed run, then a subset). Every run after the first is
+    incremental; the marts equal the ground truth, one full load and a full
+    refresh."""
     home = tmp_path / "loads"
     home.mkdir()
     rng = random.Random(SEED)
@@ -157,7 +158,9 @@ def test_five_disordered_incremental_loads_equal_ground_truth(sim, one_load, tmp
         journey(home, "import", *map(str, halves))
         if k == 2:
             load_spool(settings)
+            # Stage visits and holds stay behind while models that read them are built.
             _dbt(settings.warehouse, tmp_path / "target", "build", "--select", "+int_sessions__bounded",
+                 "int_human_replies__attributed", "int_sessions__measured", "int_agent_responses__paired",
                  "--exclude-resource-type", "unit_test")
         else:
             journey(home, "run")

@@ -33,9 +33,26 @@
     where build_seq > (select coalesce(max(upstream_build_seq), 0) from {{ model }})
 {%- endmacro %}
 
-{#- The newest upstream build a run consumed: stored on every row it writes. -#}
-{% macro consumed_build_seq(upstream) -%}
-    (select max(build_seq) from {{ upstream }})
+{#-
+  The newest upstream build a run consumed, stored on every row it writes.
+  A model that also reads other incremental models (`parents`) consumed no
+  more than the least any of them has: after a failed run, a partial one
+  (a Dagster subset, `dbt build -s model`) reads a lagging parent's stale
+  rows, and the lower stamp makes the next run redo those conversations. A
+  parent without rows counts as caught up.
+-#}
+{% macro consumed_build_seq(upstream, parents=[]) -%}
+    {%- set newest = '(select max(build_seq) from ' ~ upstream ~ ')' -%}
+    {%- if parents -%}
+    least(
+        {{ newest }}
+        {%- for parent in parents %},
+        (select coalesce(max(upstream_build_seq), {{ newest }}) from {{ parent }})
+        {%- endfor %}
+    )
+    {%- else -%}
+    {{ newest }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Keeps an incremental run to the conversations `upstream` rebuilt since this model's last run. -#}
