@@ -34,7 +34,7 @@ from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from ingestion.contract import EVENT_TYPES
 from ingestion.settings import Settings
 from ingestion.sinks import Delivery, fetch
-from ingestion.spool import SpoolReader
+from ingestion.sinks.file import pending_segments
 
 log = logging.getLogger(__name__)
 
@@ -334,10 +334,6 @@ def load_spool(settings: Settings | None = None) -> dict[str, int]:
     return {k: totals[k] for k in ("segments", "events", "quarantined")}
 
 
-def _waiting_segments(settings: Settings) -> set[str]:
-    return {s.name for s in SpoolReader(settings.spool_dir).pending()} if settings.spool_dir.exists() else set()
-
-
 def load_waiting(pipeline: dlt.Pipeline, settings: Settings,
                  progress: Callable[[str], None] = log.info) -> dict[str, int]:
     """Load what waits in the sink in batches of at most `load_batch_bytes`, each
@@ -348,9 +344,9 @@ def load_waiting(pipeline: dlt.Pipeline, settings: Settings,
     collector keeps sealing new ones; the next run takes those). A broker
     delivery is one fetch, already bounded by its batch size.
     """
-    backlog = _waiting_segments(settings)
+    backlog = set(pending_segments(settings.spool_dir))
     totals = {"batches": 0, "segments": 0, "events": 0, "quarantined": 0}
-    while not totals["batches"] or backlog & _waiting_segments(settings):
+    while not totals["batches"] or backlog & set(pending_segments(settings.spool_dir)):
         with closing(prepare(pipeline, settings)) as delivery:
             segments = delivery.segments
             if not segments:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
-
-import hashlib
 
 from ingestion.sinks.base import Waiting
 from ingestion.spool import ACTIVE, READY, SpoolReader, SpoolWriter
@@ -37,10 +36,15 @@ class FileSink:
         self.writer.seal()
 
 
+def pending_segments(spool_dir: Path) -> list[Path]:
+    """Sealed segments not loaded yet (none before the spool exists)."""
+    return SpoolReader(spool_dir).pending() if spool_dir.exists() else []
+
+
 def file_waiting(spool_dir: Path) -> Waiting:
     """Sealed segments not loaded yet; the key is their names, so a tick while
     their run is queued or loading asks for nothing new."""
-    segments = SpoolReader(spool_dir).pending() if spool_dir.exists() else []
+    segments = pending_segments(spool_dir)
     names = "\n".join(s.name for s in segments)
     return Waiting(len(segments), hashlib.sha256(names.encode()).hexdigest()[:16], str(spool_dir / READY))
 
