@@ -5,13 +5,6 @@
   `handle_ms` is the hold's overlap with ended `human_active` visits.
 -#}
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='replace_conversations',
-    on_schema_change='fail',
-    meta={'rebuilt_from': 'int_sessions__bounded'},
-) }}
-
 with events as (
     select * from {{ ref('int_events__sessionized') }}
     {{ where_rebuilt(ref('int_sessions__bounded')) }}

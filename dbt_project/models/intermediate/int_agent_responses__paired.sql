@@ -3,13 +3,6 @@
   the session, paired with the next human reply (none: no sample).
 -#}
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='replace_conversations',
-    on_schema_change='fail',
-    meta={'rebuilt_from': 'int_sessions__bounded'},
-) }}
-
 with events as (
     select * from {{ ref('int_events__sessionized') }}
     {{ where_rebuilt(ref('int_sessions__bounded')) }}

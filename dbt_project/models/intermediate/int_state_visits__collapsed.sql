@@ -4,13 +4,6 @@
   session ended by TTL gets a closing `expired` visit at the expiry time.
 -#}
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='replace_conversations',
-    on_schema_change='fail',
-    meta={'rebuilt_from': 'int_sessions__bounded'},
-) }}
-
 with events as (
     select * from {{ ref('int_events__sessionized') }}
     {{ where_rebuilt(ref('int_sessions__bounded')) }}
