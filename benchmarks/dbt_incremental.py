@@ -9,9 +9,15 @@ builds):
   incremental  `dbt build` after the 100th batch (~1% more events, some late)
   nothing new  `dbt build` again with no new load: dbt's fixed cost per run
   refresh      `dbt build --full-refresh` on the same final data (the baseline)
+  warm         the nothing-new build again, in-process through dbt's Python API
+               with the parsed manifest reused (no start-up, no parsing)
 
 then checks that the incremental marts equal the refreshed ones. Per-model
-times of both runs come from dbt's run_results.json.
+times of both runs come from dbt's run_results.json. Each run is split into
+its fixed and variable parts from dbt's own debug log (JSON): the warehouse
+time is the sum of every SQL statement's duration (`SQLQueryStatus`), dbt's
+per-node Python work is the node time around it, and start-up is the wall
+time before the first node; importing dbt alone is timed once as a floor.
 
 Usage: .venv/bin/python benchmarks/dbt_incremental.py [--days 84 --sessions-per-day 900]
 """
@@ -23,6 +29,7 @@ import json
 import os
 import secrets
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -41,17 +48,20 @@ from orchestration.defs.dbt.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
 @dataclass
 class Build:
     """One `dbt build`: wall time, dbt's own elapsed time (after startup and
-    parsing), and the summed execution time of models and of data tests."""
+    parsing), the summed execution time of models and of data tests, and the
+    summed duration of the SQL statements dbt sent (the warehouse's share)."""
 
     wall_s: float
     elapsed_s: float
     models_s: float
     tests_s: float
+    sql_s: float
     per_model: dict[str, float]
 
     def line(self, label: str) -> str:
         return (f"{label:18s} {self.wall_s:7.1f} s wall   startup {self.wall_s - self.elapsed_s:5.1f} s   "
-                f"models {self.models_s:6.1f} s   tests {self.tests_s:5.1f} s")
+                f"models {self.models_s:6.1f} s   tests {self.tests_s:5.1f} s   "
+                f"SQL {self.sql_s:6.1f} s   dbt python {self.models_s + self.tests_s - self.sql_s:5.1f} s")
 
 
 def dbt(settings: Settings, target: Path, *args: str) -> None:
@@ -62,15 +72,55 @@ def dbt(settings: Settings, target: Path, *args: str) -> None:
     )
 
 
+def sql_seconds(log: Path) -> float:
+    """Summed duration of the SQL statements in a dbt JSON debug log."""
+    total = 0.0
+    for line in log.read_text().splitlines():
+        event = json.loads(line)
+        if event["info"]["name"] == "SQLQueryStatus":
+            total += event["data"]["elapsed"]
+    return total
+
+
 def dbt_build(settings: Settings, target: Path, *extra: str) -> Build:
+    logs = target / f"logs-{time.time_ns()}"
     started = time.perf_counter()
-    dbt(settings, target, "build", "--exclude-resource-type", "unit_test", *extra)
+    dbt(settings, target, "build", "--exclude-resource-type", "unit_test", "--log-path", str(logs),
+        "--log-format-file", "json", "--log-level-file", "debug", *extra)
     wall = time.perf_counter() - started
     run = json.loads((target / "run_results.json").read_text())
     times = {r["unique_id"]: r["execution_time"] for r in run["results"]}
     models = {uid.split(".")[-1]: t for uid, t in times.items() if uid.startswith("model.")}
     tests = sum(t for uid, t in times.items() if uid.startswith("test."))
-    return Build(wall, run["elapsed_time"], sum(models.values()), tests, models)
+    return Build(wall, run["elapsed_time"], sum(models.values()), tests, sql_seconds(logs / "dbt.log"), models)
+
+
+def warm_seconds(settings: Settings, target: Path) -> float:
+    """Best of two "nothing new" builds run in this process by dbt's Python API
+    with the parsed manifest reused: dbt's floor without start-up or parsing."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ["JOURNEY_WAREHOUSE"] = str(settings.warehouse)
+    args = ["--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(target)]
+    runner = dbtRunner(manifest=dbtRunner().invoke(["parse", *args]).result)
+    runs = []
+    for _ in range(2):
+        started = time.perf_counter()
+        if not runner.invoke(["build", "--exclude-resource-type", "unit_test", *args]).success:
+            raise SystemExit("the in-process dbt build failed")
+        runs.append(time.perf_counter() - started)
+    return min(runs)
+
+
+def import_seconds() -> float:
+    """Best of three: a fresh interpreter importing dbt's CLI and nothing else."""
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import dbt.cli.main"], check=True)
+        runs.append(time.perf_counter() - started)
+    return min(runs)
 
 
 def marts(settings: Settings) -> dict[str, list[tuple]]:
@@ -116,6 +166,7 @@ def main() -> None:
         noop = dbt_build(settings, target)
         refresh = dbt_build(settings, target, "--full-refresh")
         same = marts(settings) == incremental
+        warm = warm_seconds(settings, target)
 
     print(f"raw rows: {base_rows:,} + {extra_rows:,} ({100 * extra_rows / base_rows:.2f}% more)")
     print(full.line("full build"))
@@ -125,7 +176,14 @@ def main() -> None:
     print(f"incremental / full: wall {incr.wall_s / full.wall_s:.3f}, "
           f"models + tests {(incr.models_s + incr.tests_s) / (full.models_s + full.tests_s):.3f}, "
           f"models {incr.models_s / full.models_s:.3f}")
+    print(f"incremental / full: SQL (warehouse) {incr.sql_s / full.sql_s:.3f}")
     print(f"incremental / full refresh: wall {incr.wall_s / refresh.wall_s:.3f}")
+    dbt_import = import_seconds()
+    print(f"fixed cost of any dbt build: importing dbt {dbt_import:.1f} s "
+          f"({dbt_import / full.wall_s:.3f} of the full build), dbt's own per-node Python work "
+          f"{noop.models_s + noop.tests_s - noop.sql_s:.1f} s on the nothing-new run")
+    print(f"nothing new, in-process with the parsed manifest reused: {warm:.1f} s "
+          f"({warm / full.wall_s:.3f} of the full build)")
     print(f"incremental marts equal the full refresh: {same}")
     print("slowest models (full s / incremental s):")
     for name in sorted(full.per_model, key=full.per_model.get, reverse=True)[:10]:
