@@ -36,9 +36,9 @@ def write_lines(path: Path, records: list) -> Path:
     return path
 
 
-def run_journey(home: Path, hash_key: str, *args: str) -> str:
-    """The real `journey` command in a subprocess, on its own home; asserts it succeeded."""
-    env = {**os.environ, "JOURNEY_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
+def run_journey(home: Path, hash_key: str, *args: str, env: dict[str, str] | None = None) -> str:
+    """The real `journey` command in a subprocess, on its own home (`env` adds settings); asserts it succeeded."""
+    env = {**os.environ, **(env or {}), "JOURNEY_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
            "JOURNEY_HASH_KEY": hash_key}
     env.pop("JOURNEY_WAREHOUSE", None)
     proc = subprocess.run([sys.executable, "-m", "orchestration.cli", *args], env=env,

@@ -171,6 +171,25 @@ def test_five_disordered_incremental_loads_equal_ground_truth(sim, one_load, tmp
     assert mart_snapshot(settings.warehouse) == incremental
 
 
+def test_a_changed_ttl_is_applied_by_the_next_incremental_run(tmp_path):
+    """JOURNEY_TTL_HOURS changed between two `journey run`s with nothing new loaded:
+    the next (incremental) run re-sessionizes every conversation cut with the old
+    TTL, so the marts equal the ground truth at the new TTL and a full refresh."""
+    sim = simulate(days=2, sessions_per_day=80, seed=7, ttl_hours=2)
+    path = tmp_path / "events.ndjson"
+    write_ndjson(sim.events, path)
+    settings = Settings.from_env({"JOURNEY_HOME": str(tmp_path), "JOURNEY_HASH_KEY": HASH_KEY,
+                                  "JOURNEY_TTL_HOURS": "2"})
+    journey(tmp_path, "import", str(path))
+    run_journey(tmp_path, HASH_KEY, "run", env={"JOURNEY_TTL_HOURS": "24"})
+    assert session_mismatches(settings.warehouse, sim, settings) != []  # 24 h merges sessions the truth splits
+    run_journey(tmp_path, HASH_KEY, "run", env={"JOURNEY_TTL_HOURS": "2"})
+    incremental = mart_snapshot(settings.warehouse)
+    assert {mart: mart_mismatches(settings.warehouse, sim, settings, mart) for mart in GRAINS} == dict.fromkeys(GRAINS, [])
+    run_journey(tmp_path, HASH_KEY, "run", "--full-refresh", env={"JOURNEY_TTL_HOURS": "2"})
+    assert mart_snapshot(settings.warehouse) == incremental
+
+
 def test_demo_sends_through_the_collector_and_matches_ground_truth(tmp_path):
     """`journey demo`: simulator → HTTP collector → spool → dlt → dbt, then the truth."""
     out = journey(tmp_path, "demo", "--days", "2", "--sessions-per-day", "80", "--seed", "5")

@@ -14,6 +14,9 @@
   event in a load this model has not seen, and replaces its rows. That is the
   lookback for late data: unbounded in time, scoped to the touched threads.
   The rebuilt rows carry a new `build_seq` for the session-level models.
+  Each row keeps the TTL it was cut with (`ttl_ms`): after `ttl_hours`
+  changes, the next incremental run re-sessionizes every conversation cut
+  with another one, so nobody has to remember a full refresh.
 -#}
 
 {{ config(
@@ -32,6 +35,10 @@ with events as (
             from {{ ref('stg_raw__events') }}
             where conversation_id is not null
                 and {{ is_new_load() }}
+            union
+            select conversation_id
+            from {{ this }}
+            where ttl_ms <> {{ ttl_ms() }}
         )
     {% endif %}
 ),
@@ -146,6 +153,7 @@ final as (
         is_activity,
         prev_activity_at,
         after_ttl_gap,
+        cast({{ ttl_ms() }} as {{ dbt.type_bigint() }}) as ttl_ms,
         {{ next_build_seq() }} as build_seq
     from numbered
 )
