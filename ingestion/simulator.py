@@ -736,6 +736,11 @@ class _Gen:
                     self.emit(t, "csat.submitted", {"score": score}, c.cid, c.channel, USER,
                               {"channel_user_id": c.phone})
                     s.csat = score
+        if rng.random() < 0.03:
+            # A second system closes it again: the close names the state the conversation is
+            # already in, so it opens no session (docs/decisions.md) and the truth stays as is.
+            self.emit(self.at(c, self.ln(20, 1.0)), "conversation.state_changed",
+                      {"to_state": "resolved", "reason": "closed_again"}, c.cid, None, ROUTER)
         return "resolved"
 
     # --- side traffic ------------------------------------------------------------

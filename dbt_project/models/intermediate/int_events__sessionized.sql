@@ -3,6 +3,11 @@
   `expired` (explicit, or TTL: no activity for `ttl_hours`); after that the
   next message.received or conversation.state_changed (a "starter") opens the
   next session, and any other event still belongs to the session that ended.
+  A state change into `resolved` or `expired` is no starter (docs/decisions.md):
+  with no session open it names the state the conversation is already in
+  (SPEC 3.3), such as a second system closing it again or a desk closing a
+  conversation the TTL already expired, so it stays with the ended session
+  instead of opening an empty one that would count as bot-contained.
 
   Without recursion: cut the conversation into blocks that each begin with a
   starter. A block "closes" its session when its starter is a terminal state
@@ -50,7 +55,6 @@ ordered as (
             partition by conversation_id
             order by occurred_at, received_at, event_id
         ) as event_seq,
-        event_type in ('message.received', 'conversation.state_changed') as is_starter,
         (event_type = 'conversation.state_changed' and to_state in ('resolved', 'expired')) as is_terminal_event,
         event_type <> 'conversation.expired' as is_activity
     from events
@@ -59,6 +63,8 @@ ordered as (
 with_prev_activity as (
     select
         *,
+        (event_type = 'message.received'
+            or (event_type = 'conversation.state_changed' and not is_terminal_event)) as is_starter,
         max(case when is_activity then occurred_at end) over (
             partition by conversation_id
             order by event_seq

@@ -4,6 +4,10 @@
   TTL gap + TTL; with no gap, at its last activity + TTL once that is at or
   before the watermark (the latest occurred_at loaded). A late event inside
   the window removes the gap, so the expiry disappears on the next build.
+  The first terminal state change before any TTL gap ends the session; one
+  after it (a repeated close, a desk closing an expired conversation) stays
+  attached without moving the end. `end_seq` is the last event that counts
+  towards the session's states.
 
   Incremental: a run rebuilds the conversations the sessionizer rebuilt,
   plus those with an open session, the only ones a moved watermark can end.
@@ -42,16 +46,19 @@ sessions as (
         session_ordinal,
         min(event_seq) as first_seq,
         min(occurred_at) as started_at,
-        max(case when is_activity then occurred_at end) as last_activity_at,
-        max(case when is_terminal_event then occurred_at end) as terminal_at,
-        max(case when is_terminal_event then to_state end) as terminal_state
+        max(case when is_activity then occurred_at end) as last_activity_at
     from events
     group by session_id, conversation_id, session_ordinal
+),
+
+first_terminals as (
+    {{ first_by('events', 'session_id', 'event_seq', 'event_seq, occurred_at, to_state', 'is_terminal_event') }}
 ),
 
 first_gap as (
     select
         sessions.session_id,
+        min(gaps.event_seq) as gap_seq,
         min(gaps.prev_activity_at) as expiring_activity_at
     from sessions
     inner join events as gaps
@@ -61,11 +68,23 @@ first_gap as (
     group by sessions.session_id
 ),
 
+terminals as (
+    select
+        first_terminals.session_id,
+        first_terminals.event_seq as terminal_seq,
+        first_terminals.occurred_at as terminal_at,
+        first_terminals.to_state as terminal_state
+    from first_terminals
+    left join first_gap on first_terminals.session_id = first_gap.session_id
+    where first_gap.gap_seq is null or first_terminals.event_seq < first_gap.gap_seq
+),
+
 ttl_expiry as (
     select
         sessions.session_id,
+        first_gap.gap_seq,
         case
-            when sessions.terminal_at is not null then null
+            when terminals.terminal_at is not null then null
             when first_gap.expiring_activity_at is not null
                 then {{ dbt.dateadd('millisecond', ttl_ms(), 'first_gap.expiring_activity_at') }}
             when {{ dbt.dateadd('millisecond', ttl_ms(), 'sessions.last_activity_at') }} <= watermark.watermark_at
@@ -74,6 +93,7 @@ ttl_expiry as (
     from sessions
     cross join watermark
     left join first_gap on sessions.session_id = first_gap.session_id
+    left join terminals on sessions.session_id = terminals.session_id
 ),
 
 final as (
@@ -84,16 +104,18 @@ final as (
         sessions.first_seq,
         sessions.started_at,
         sessions.last_activity_at,
-        coalesce(sessions.terminal_at, ttl_expiry.expired_at) as ended_at,
+        coalesce(terminals.terminal_at, ttl_expiry.expired_at) as ended_at,
         case
-            when sessions.terminal_state is not null then sessions.terminal_state
+            when terminals.terminal_state is not null then terminals.terminal_state
             when ttl_expiry.expired_at is not null then 'expired'
             else 'open'
         end as final_state,
         ttl_expiry.expired_at is not null as expired_by_ttl,
+        coalesce(terminals.terminal_seq, ttl_expiry.gap_seq - 1) as end_seq,
         {{ consumed_build_seq(ref('int_events__sessionized')) }} as upstream_build_seq,
         {{ next_build_seq() }} as build_seq
     from sessions
+    left join terminals on sessions.session_id = terminals.session_id
     left join ttl_expiry on sessions.session_id = ttl_expiry.session_id
 )
 

@@ -35,12 +35,15 @@ points as (
     union all
 
     select
-        session_id,
-        occurred_at as entered_at,
-        event_seq as point_seq,
-        to_state as state
+        events.session_id,
+        events.occurred_at as entered_at,
+        events.event_seq as point_seq,
+        events.to_state as state
     from events
-    where event_type = 'conversation.state_changed'
+    inner join sessions on events.session_id = sessions.session_id
+    where events.event_type = 'conversation.state_changed'
+        -- a close after the session ended (repeated, or after its TTL expiry) starts no visit
+        and (sessions.end_seq is null or events.event_seq <= sessions.end_seq)
 
     union all
 

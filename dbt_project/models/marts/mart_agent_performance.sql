@@ -16,13 +16,19 @@ responses as (
     select * from {{ ref('int_agent_responses__paired') }}
 ),
 
+bounds as (
+    select * from {{ ref('int_sessions__bounded') }}
+),
+
+-- "Before resolved" in event order (SPEC 3.4: time, then arrival, then id), so
+-- an assignment in the same millisecond as the close but after it gets no credit.
 holds_before_resolution as (
     select holds.session_id, holds.assigned_seq, holds.agent_id, holds.team
     from holds
-    inner join sessions
-        on holds.session_id = sessions.session_id
-        and sessions.final_state = 'resolved'
-        and holds.assigned_at <= sessions.ended_at
+    inner join bounds
+        on holds.session_id = bounds.session_id
+        and bounds.final_state = 'resolved'
+        and holds.assigned_seq < bounds.end_seq
 ),
 
 last_assignment_before_resolution as (
