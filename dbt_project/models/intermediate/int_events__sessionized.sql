@@ -10,7 +10,7 @@
   instead of opening an empty one that would count as bot-contained.
 
   Without recursion: cut the conversation into blocks that each begin with a
-  starter. A block "closes" its session when its starter is a terminal state
+  starter. A block "closes" its session when it holds a terminal state
   change, or when a TTL gap happens before one of its non-starters. A starter
   opens a new session when the previous block closed or a TTL gap precedes it.
 
