@@ -36,12 +36,14 @@ def write_lines(path: Path, records: list) -> Path:
     return path
 
 
-def run_journey(home: Path, hash_key: str, *args: str, env: dict[str, str] | None = None) -> str:
-    """The real `journey` command in a subprocess, on its own home (`env` adds settings); asserts it succeeded."""
+def run_journey(home: Path, hash_key: str, *args: str, env: dict[str, str] | None = None,
+                succeed: bool = True) -> str:
+    """The real `journey` command in a subprocess, on its own home (`env` adds settings);
+    asserts it succeeded (or, with `succeed=False`, that it failed) and returns its output."""
     env = {**os.environ, **(env or {}), "JOURNEY_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
            "JOURNEY_HASH_KEY": hash_key}
     env.pop("JOURNEY_WAREHOUSE", None)
     proc = subprocess.run([sys.executable, "-m", "orchestration.cli", *args], env=env,
                           capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return proc.stdout
+    assert (proc.returncode == 0) == succeed, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return proc.stdout if succeed else proc.stdout + proc.stderr

@@ -190,6 +190,24 @@ def test_a_changed_ttl_is_applied_by_the_next_incremental_run(tmp_path):
     assert mart_snapshot(settings.warehouse) == incremental
 
 
+def test_a_warehouse_from_an_older_version_stops_with_the_way_out(one_load, tmp_path):
+    """An incremental table missing a column this version declares (as after an
+    upgrade): `journey run` fails naming the table, the column and the full
+    refresh, changes no mart, and `journey run --full-refresh` recovers."""
+    home = tmp_path / "home"
+    shutil.copytree(one_load[0], home)
+    warehouse = settings_for(home).warehouse
+    before = mart_snapshot(warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.sql("alter table intermediate.int_events__sessionized drop column ttl_ms")
+    out = run_journey(home, HASH_KEY, "run", succeed=False)
+    assert "int_events__sessionized was built by an older version" in out and "lacks ttl_ms" in out
+    assert "journey run --full-refresh" in out
+    assert mart_snapshot(warehouse) == before
+    journey(home, "run", "--full-refresh")
+    assert mart_snapshot(warehouse) == before
+
+
 def test_demo_sends_through_the_collector_and_matches_ground_truth(tmp_path):
     """`journey demo`: simulator → HTTP collector → spool → dlt → dbt, then the truth."""
     out = journey(tmp_path, "demo", "--days", "2", "--sessions-per-day", "80", "--seed", "5")

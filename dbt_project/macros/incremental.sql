@@ -80,3 +80,29 @@
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {%- endmacro %}
+
+{#-
+  A pre-hook on every model (dbt_project.yml): an incremental table built by
+  an older version, missing a column this version's yml declares, stops the
+  run with the way out, instead of a binder error deep in the model's SQL or
+  rows that mix two versions. A full refresh skips it (it rebuilds anyway).
+-#}
+{% macro assert_built_by_this_version() -%}
+    {%- if execute and config.get('materialized') == 'incremental' and not should_full_refresh() -%}
+        {%- set existing = load_cached_relation(this) -%}
+        {%- if existing is not none -%}
+            {%- set present = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
+            {%- set missing = [] -%}
+            {%- for name in model.columns if name | lower not in present -%}
+                {%- do missing.append(name) -%}
+            {%- endfor -%}
+            {%- if missing -%}
+                {{ exceptions.raise_compiler_error(
+                    this.identifier ~ " was built by an older version of journey analytics and lacks "
+                    ~ missing | join(', ') ~ ". Rebuild the incremental models once: `journey run "
+                    ~ "--full-refresh` (in the Dagster UI: Launchpad, ops: journey_dbt: config: "
+                    ~ "full_refresh: true).") }}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
