@@ -221,6 +221,12 @@ def test_truth_invariants(week):
     assert sum(s["handovers"] > 0 for s in sessions) and sum(s["bot_contained"] for s in sessions)
 
 
+def opens_session(ev: dict) -> bool:
+    """SPEC 3.4's starters, less a change into a terminal state (docs/decisions.md)."""
+    return ev["type"] == "message.received" or (
+        ev["type"] == "conversation.state_changed" and ev["properties"]["to_state"] not in ("resolved", "expired"))
+
+
 def replay_sessions(sim: Simulation, ttl: timedelta = TTL) -> dict[str, list[tuple]]:
     """Reference sessionization of the distinct events (SPEC 3.4): session id -> [(time, event)]."""
     by_conv = defaultdict(list)
@@ -236,7 +242,7 @@ def replay_sessions(sim: Simulation, ttl: timedelta = TTL) -> dict[str, list[tup
                 cur["terminal"] = True                 # expired before this event
                 assert ev["type"] in ("message.received", "conversation.state_changed"), "activity after an expiry"
                 assert t > cur["events"][-1][0] + ttl   # never exactly on the expiry instant
-            if cur is None or (cur["terminal"] and ev["type"] in ("message.received", "conversation.state_changed")):
+            if cur is None or (cur["terminal"] and opens_session(ev)):
                 cur = {"events": [], "terminal": False}
                 sessions.append(cur)
             cur["events"].append((t, ev))
@@ -444,6 +450,8 @@ def stage_visits(events, watermark, ttl) -> list[tuple]:
     """Reference stage visits of one replayed session: (state, entered, exited, next_state)."""
     points = [("inbound_queue", events[0][0])]
     for t, ev in events:
+        if points[-1][0] == "resolved":
+            break                                      # later closes start no visit
         if ev["type"] == "conversation.state_changed" and ev["properties"]["to_state"] != points[-1][0]:
             points.append((ev["properties"]["to_state"], t))
     if points[-1][0] != "resolved" and events[-1][0] + ttl <= watermark:
