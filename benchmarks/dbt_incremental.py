@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -42,6 +43,7 @@ from ingestion.importer import import_files
 from ingestion.loader import load_spool
 from ingestion.settings import Settings
 from ingestion.simulator import simulate, write_ndjson
+from orchestration.defs.dbt.cli_args import DbtRunConfig, dbt_build_args
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
 
@@ -64,10 +66,30 @@ class Build:
                 f"SQL {self.sql_s:6.1f} s   dbt python {self.models_s + self.tests_s - self.sql_s:5.1f} s")
 
 
+def project_flags(target: Path) -> list[str]:
+    """The same project, profile and target path for the CLI and the in-process runs."""
+    return ["--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(target)]
+
+
+def build_args(settings: Settings, full_refresh: bool = False) -> list[str]:
+    """What `journey run` passes to `dbt build`."""
+    return dbt_build_args(DbtRunConfig(full_refresh=full_refresh), settings.ttl_hours)
+
+
+def best_of(runs: int, run: Callable[[], object]) -> float:
+    """The shortest wall time of `runs` calls."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
 def dbt(settings: Settings, target: Path, *args: str) -> None:
     subprocess.run(
-        [DBT_EXECUTABLE, *args, "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)],
+        [DBT_EXECUTABLE, *args, *project_flags(target)],
         env={**os.environ, "JOURNEY_WAREHOUSE": str(settings.warehouse)}, check=True,
     )
 
@@ -82,11 +104,11 @@ def sql_seconds(log: Path) -> float:
     return total
 
 
-def dbt_build(settings: Settings, target: Path, *extra: str) -> Build:
+def dbt_build(settings: Settings, target: Path, full_refresh: bool = False) -> Build:
     logs = target / f"logs-{time.time_ns()}"
     started = time.perf_counter()
-    dbt(settings, target, "build", "--exclude-resource-type", "unit_test", "--log-path", str(logs),
-        "--log-format-file", "json", "--log-level-file", "debug", *extra)
+    dbt(settings, target, *build_args(settings, full_refresh), "--log-path", str(logs),
+        "--log-format-file", "json", "--log-level-file", "debug")
     wall = time.perf_counter() - started
     run = json.loads((target / "run_results.json").read_text())
     times = {r["unique_id"]: r["execution_time"] for r in run["results"]}
@@ -101,26 +123,18 @@ def warm_seconds(settings: Settings, target: Path) -> float:
     from dbt.cli.main import dbtRunner
 
     os.environ["JOURNEY_WAREHOUSE"] = str(settings.warehouse)
-    args = ["--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(target)]
-    runner = dbtRunner(manifest=dbtRunner().invoke(["parse", *args]).result)
-    runs = []
-    for _ in range(2):
-        started = time.perf_counter()
-        if not runner.invoke(["build", "--exclude-resource-type", "unit_test", *args]).success:
+    runner = dbtRunner(manifest=dbtRunner().invoke(["parse", *project_flags(target)]).result)
+
+    def build() -> None:
+        if not runner.invoke([*build_args(settings), *project_flags(target)]).success:
             raise SystemExit("the in-process dbt build failed")
-        runs.append(time.perf_counter() - started)
-    return min(runs)
+
+    return best_of(2, build)
 
 
 def import_seconds() -> float:
     """Best of three: a fresh interpreter importing dbt's CLI and nothing else."""
-    runs = []
-    for _ in range(3):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import dbt.cli.main"], check=True)
-        runs.append(time.perf_counter() - started)
-    return min(runs)
+    return best_of(3, lambda: subprocess.run([sys.executable, "-c", "import dbt.cli.main"], check=True))
 
 
 def marts(settings: Settings) -> dict[str, list[tuple]]:
@@ -164,7 +178,7 @@ def main() -> None:
         incr = dbt_build(settings, target)
         incremental = marts(settings)
         noop = dbt_build(settings, target)
-        refresh = dbt_build(settings, target, "--full-refresh")
+        refresh = dbt_build(settings, target, full_refresh=True)
         same = marts(settings) == incremental
         warm = warm_seconds(settings, target)
 
