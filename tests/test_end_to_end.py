@@ -34,8 +34,8 @@ def sim():
     return simulation
 
 
-def journey(home: Path, *args: str) -> str:
-    return run_journey(home, HASH_KEY, *args)
+def journey(home: Path, *args: str, **options) -> str:
+    return run_journey(home, HASH_KEY, *args, **options)
 
 
 def _read(path: Path) -> list[dict]:
@@ -181,12 +181,12 @@ def test_a_changed_ttl_is_applied_by_the_next_incremental_run(tmp_path):
     settings = Settings.from_env({"JOURNEY_HOME": str(tmp_path), "JOURNEY_HASH_KEY": HASH_KEY,
                                   "JOURNEY_TTL_HOURS": "2"})
     journey(tmp_path, "import", str(path))
-    run_journey(tmp_path, HASH_KEY, "run", env={"JOURNEY_TTL_HOURS": "24"})
+    journey(tmp_path, "run", env={"JOURNEY_TTL_HOURS": "24"})
     assert session_mismatches(settings.warehouse, sim, settings) != []  # 24 h merges sessions the truth splits
-    run_journey(tmp_path, HASH_KEY, "run", env={"JOURNEY_TTL_HOURS": "2"})
+    journey(tmp_path, "run", env={"JOURNEY_TTL_HOURS": "2"})
     incremental = mart_snapshot(settings.warehouse)
     assert {mart: mart_mismatches(settings.warehouse, sim, settings, mart) for mart in GRAINS} == dict.fromkeys(GRAINS, [])
-    run_journey(tmp_path, HASH_KEY, "run", "--full-refresh", env={"JOURNEY_TTL_HOURS": "2"})
+    journey(tmp_path, "run", "--full-refresh", env={"JOURNEY_TTL_HOURS": "2"})
     assert mart_snapshot(settings.warehouse) == incremental
 
 
@@ -200,7 +200,7 @@ def test_a_warehouse_from_an_older_version_stops_with_the_way_out(one_load, tmp_
     before = mart_snapshot(warehouse)
     with duckdb.connect(str(warehouse)) as con:
         con.sql("alter table intermediate.int_events__sessionized drop column ttl_ms")
-    out = run_journey(home, HASH_KEY, "run", succeed=False)
+    out = journey(home, "run", succeed=False)
     assert "int_events__sessionized was built by an older version" in out and "lacks ttl_ms" in out
     assert "journey run --full-refresh" in out
     assert mart_snapshot(warehouse) == before
