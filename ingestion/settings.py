@@ -21,6 +21,9 @@ class Settings:
     segment_max_age_s: float
     # Dated stakeholder report folders (JOURNEY_REPORTS_DIR, default $JOURNEY_HOME/reports).
     reports_dir: Path
+    # The serving snapshot readers use (JOURNEY_SERVING_DB, default
+    # $JOURNEY_HOME/serving/journey.duckdb); the warehouse above is the pipeline's own.
+    serving_db: Path
     # SPEC 3.4: the TTL worker expires sessions idle as of the latest event
     # loaded ("watermark", reproducible) or as of the wall clock ("wall").
     ttl_clock: str = "watermark"
@@ -51,6 +54,7 @@ class Settings:
         home = Path(env.get("JOURNEY_HOME", "./data")).expanduser().resolve()
         warehouse = env.get("JOURNEY_WAREHOUSE")
         reports = env.get("JOURNEY_REPORTS_DIR")
+        serving = env.get("JOURNEY_SERVING_DB")
         return cls(
             home=home,
             warehouse=Path(warehouse).expanduser().resolve() if warehouse else home / "warehouse.duckdb",
@@ -59,12 +63,24 @@ class Settings:
             segment_max_bytes=int(_positive_float(env, "JOURNEY_SEGMENT_MAX_BYTES", 64 * 1024 * 1024)),
             segment_max_age_s=_positive_float(env, "JOURNEY_SEGMENT_MAX_AGE_S", 5.0),
             reports_dir=Path(reports).expanduser().resolve() if reports else home / "reports",
+            serving_db=_serving_db(serving, home),
             ttl_clock=_choice(env, "JOURNEY_TTL_CLOCK", ("watermark", "wall")),
             destination=_choice(env, "JOURNEY_DESTINATION", ("duckdb", "postgres")),
             max_future_s=_positive_float(env, "JOURNEY_MAX_FUTURE_S", 3600.0),
             load_batch_bytes=int(_positive_float(env, "JOURNEY_LOAD_BATCH_BYTES", 256 * 1024 * 1024)),
             hash_key=env.get("JOURNEY_HASH_KEY") or None,
         )
+
+
+def _serving_db(raw: str | None, home: Path) -> Path:
+    """DuckDB names a file's catalog after its stem, and a catalog `marts` beside the
+    schema `marts` makes every `marts.<table>` query ambiguous (docs/decisions.md)."""
+    path = Path(raw).expanduser().resolve() if raw else home / "serving" / "journey.duckdb"
+    if path.stem.lower() == "marts":
+        raise ValueError(f"JOURNEY_SERVING_DB must not be named {path.name}: DuckDB would call its catalog "
+                         "'marts', the schema's name, and every query of marts.<table> would be ambiguous; "
+                         "choose another file name, e.g. journey.duckdb")
+    return path
 
 
 def _positive_float(env, name: str, default: float) -> float:

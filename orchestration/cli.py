@@ -1,10 +1,12 @@
-"""The `journey` command (SPEC 5): demo, import, run, collect."""
+"""The `journey` command (docs/contract.md §8): demo, import, run, collect, report."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from ingestion.settings import Settings
@@ -35,6 +37,7 @@ def _import(paths: list[Path], settings: Settings, strict: bool = False) -> int:
 
 def _run(settings: Settings, full_refresh: bool = False) -> int:
     from ingestion.spool import SpoolReader
+    from orchestration.defs.serving.publish import SNAPSHOT_ASSET
     from orchestration.runner import run_load_and_transform
 
     waiting = SpoolReader(settings.spool_dir).stats()
@@ -51,20 +54,53 @@ def _run(settings: Settings, full_refresh: bool = False) -> int:
          f"{summary.checks_passed} checks passed, {len(summary.checks_failed)} failed")
     for check in summary.checks_failed:
         _say(f"  failed check: {check}")
+    _say_publication(settings, summary.metadata.get("/".join(SNAPSHOT_ASSET)))
     if summary.failure:
         _say(summary.failure)
-        _say(f"  full log: open the Dagster UI (`dagster dev -w workspace.yaml`), Runs → {summary.run_id[:8]}")
+    if summary.failure or summary.checks_failed:
+        _say(f"  full log: DAGSTER_HOME={os.environ['DAGSTER_HOME']} .venv/bin/dagster dev -w workspace.yaml, "
+             f"then open http://127.0.0.1:3000 → Runs → {summary.run_id[:8]}")
     return 0 if summary.success and not summary.checks_failed else 1
 
 
-def _demo(settings: Settings, days: int, sessions_per_day: int, seed: int) -> int:
+def _say_publication(settings: Settings, published: dict | None) -> None:
+    if published:
+        _say(f"serving snapshot {published['version']} published: {settings.serving_db} "
+             f"(data as of {published['data_watermark']} UTC, {published['events_loaded']:,} events)")
+    elif settings.serving_db.exists():
+        _say(f"serving snapshot not replaced: readers keep the previous one at {settings.serving_db}")
+    else:
+        _say("no serving snapshot published yet")
+
+
+def _report(settings: Settings, out: Path | None, send: bool) -> int:
+    from orchestration.defs.report.deliver import SmtpSettings
+    from orchestration.defs.report.make import make_report
+
+    smtp = SmtpSettings.from_env()
+    if send and not smtp.host:
+        raise ValueError("--send needs an SMTP relay: set JOURNEY_SMTP_HOST, JOURNEY_REPORT_FROM and "
+                         "JOURNEY_REPORT_TO (see the README's Stakeholder report section)")
+    started = time.monotonic()
+    files, delivered = make_report(settings, out_root=out, send=send, smtp=smtp)
+    _say(f"report: rendered from the serving snapshot {settings.serving_db} in {time.monotonic() - started:.1f} s")
+    _say(f"  folder: {files.folder}")
+    _say(f"  open:   {files.html}")
+    if delivered:
+        _say(f"  mailed to {', '.join(smtp.recipients)} via {smtp.host}:{smtp.port}")
+    return 0
+
+
+def _demo(settings: Settings, days: int, sessions_per_day: int, seed: int, end: date) -> int:
     import duckdb
 
     from ingestion.simulator import simulate, write_ndjson
 
-    _say(f"demo: simulating {days} days × ~{sessions_per_day} sessions/day (seed {seed})…")
+    start = datetime.combine(end - timedelta(days=days), datetime.min.time(), timezone.utc)
+    _say(f"demo: simulating {days} days × ~{sessions_per_day} sessions/day up to {end} 00:00 UTC (seed {seed})…")
     started = time.monotonic()
-    sim = simulate(days=days, sessions_per_day=sessions_per_day, seed=seed, ttl_hours=settings.ttl_hours)
+    sim = simulate(days=days, sessions_per_day=sessions_per_day, seed=seed, start=start,
+                   ttl_hours=settings.ttl_hours)
     path = settings.home / "demo" / f"events-seed{seed}.ndjson"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_ndjson(sim.events, path)
@@ -73,15 +109,15 @@ def _demo(settings: Settings, days: int, sessions_per_day: int, seed: int) -> in
     status = _send_through_collector(settings, sim.events) or _run(settings)
     if status:
         return status
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
         table = con.sql(SAMPLE_QUERY)
-        _say("\nSessions by final state (marts.fct_sessions):")
+        _say("\nSessions by final state (marts.fct_sessions in the serving snapshot):")
         _say(str(table))
-    _say(f"Warehouse: {settings.warehouse}   (the simulated events: {path})")
-    _say("Query it, for example:")
-    _say(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{settings.warehouse}', read_only=True)"
+    _say(f"The simulated events: {path}")
+    _say("Query the marts (the serving snapshot; runs never lock it), for example:")
+    _say(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{settings.serving_db}', read_only=True)"
          ".sql('select * from marts.fct_sessions limit 10'))\"")
-    return 0
+    return _report(settings, None, send=False)
 
 
 def _send_through_collector(settings: Settings, events: list[dict]) -> int:
@@ -129,29 +165,44 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="journey",
         description="Journey analytics: chat → webview → human-agent journeys as one session.",
-        epilog="Environment: JOURNEY_HOME (default ./data), JOURNEY_WAREHOUSE, JOURNEY_TTL_HOURS (default 24).",
+        epilog="Environment: JOURNEY_HOME (default ./data), JOURNEY_WAREHOUSE, JOURNEY_SERVING_DB, "
+               "JOURNEY_TTL_HOURS (default 24); docs/contract.md §8 lists every setting.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="simulate a week of journeys and run them end to end")
-    demo.add_argument("--days", type=int, default=7)
-    demo.add_argument("--sessions-per-day", type=int, default=750)
-    demo.add_argument("--seed", type=int, default=7)
-    imp = sub.add_parser("import", help="validate NDJSON event files and append them to the spool")
-    imp.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help,
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+    demo = command("demo", "simulate journeys, send them through a collector, run the pipeline, render the report")
+    demo.add_argument("--days", type=int, default=7, help="days of simulated traffic, ending at --end")
+    demo.add_argument("--sessions-per-day", type=int, default=750, help="sessions started per day")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (the same seed, the same journeys)")
+    demo.add_argument("--end", type=date.fromisoformat, default=datetime.now(timezone.utc).date(),
+                      metavar="YYYY-MM-DD", help="the simulated traffic ends at 00:00 UTC of this day")
+    imp = command("import", "validate NDJSON event files and append them to the spool")
+    imp.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="NDJSON files, one event per line")
     imp.add_argument("--strict", action="store_true", help="exit 1 if any line was quarantined")
-    collect = sub.add_parser("collect", help="start the HTTP collector (API keys from JOURNEY_API_KEYS)")
-    collect.add_argument("--host", default="127.0.0.1")
-    collect.add_argument("--port", type=int, default=8700)
-    run = sub.add_parser("run", help="load the spool and build every downstream asset once")
+    collect = command("collect", "start the HTTP collector (API keys from JOURNEY_API_KEYS)")
+    collect.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    collect.add_argument("--port", type=int, default=8700, help="port to listen on")
+    run = command("run", "load the spool, build every downstream asset once, publish the serving snapshot")
     run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
+    report = command("report", "render the stakeholder report now from the serving snapshot")
+    report.add_argument("--out", type=Path, default=argparse.SUPPRESS, metavar="DIR",
+                        help="folder for the dated report folders (default: JOURNEY_REPORTS_DIR, "
+                             "else $JOURNEY_HOME/reports)")
+    report.add_argument("--send", action="store_true", help="also mail it (needs JOURNEY_SMTP_HOST)")
     args = parser.parse_args(argv)
 
     try:
         settings = Settings.from_env()
         if args.command == "demo":
-            return _demo(settings, args.days, args.sessions_per_day, args.seed)
+            return _demo(settings, args.days, args.sessions_per_day, args.seed, args.end)
         if args.command == "import":
             return _import(args.paths, settings, args.strict)
+        if args.command == "report":
+            return _report(settings, getattr(args, "out", None), args.send)
         if args.command == "collect":
             from ingestion.collector.app import serve
 

@@ -19,6 +19,7 @@ import psutil
 from dagster_shared.error import SerializableErrorInfo
 
 from ingestion.settings import Settings
+from orchestration.warehouse_lock import lock_conflict_hint
 
 # The repository's instance settings (the DuckDB pool limit), copied into DAGSTER_HOME.
 DAGSTER_YAML = (Path(__file__).resolve().parents[1] / "dagster.yaml").read_text()
@@ -46,7 +47,7 @@ class RunSummary:
     metadata: dict[str, dict] = field(default_factory=dict)
 
 
-def failure_message(step: str | None, error: SerializableErrorInfo | None) -> str:
+def failure_message(step: str | None, error: SerializableErrorInfo | None, settings: Settings) -> str:
     """What failed and why, without the stack: the root cause's message (the
     wrappers around it only repeat it), plus a hint for the failures operators
     meet most. The full trace stays in the Dagster UI."""
@@ -55,10 +56,8 @@ def failure_message(step: str | None, error: SerializableErrorInfo | None) -> st
         root = root.cause
     reason = root.message.strip() if root is not None else "unknown error"
     text = f"step {step or '?'} failed: {reason}"
-    if "Could not set lock on file" in reason:
-        text += ("\n  hint: another process holds the DuckDB file read-write (a BI tool, a notebook,"
-                 " a second run); close it or connect read-only, then run again")
-    return text
+    hint = lock_conflict_hint(reason, settings.warehouse, settings.serving_db)
+    return f"{text}\n  {hint}" if hint else text
 
 
 # In-process runs carry their process, so a later `journey run` can tell a run
@@ -125,5 +124,5 @@ def run_load_and_transform(settings: Settings, full_refresh: bool = False,
                     summary.checks_failed.append(
                         evaluation.check_name + (f": {failures.value}" if failures is not None else ""))
             elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
-                summary.failure = failure_message(event.step_key, event.event_specific_data.error)
+                summary.failure = failure_message(event.step_key, event.event_specific_data.error, settings)
     return summary

@@ -44,8 +44,28 @@ def test_a_failed_run_says_which_step_and_why_without_a_traceback(settings, tmp_
                               env={**os.environ, "JOURNEY_HASH_KEY": "k" * 64}, timeout=600)
     assert proc.returncode == 1
     assert "FAILED" in proc.stdout and "step spool_load failed" in proc.stdout
-    assert "hint: another process holds the DuckDB file" in proc.stdout
+    assert f"hint: process {os.getpid()} (" in proc.stdout
+    assert "has the working warehouse open read-write" in proc.stdout
+    assert f"DAGSTER_HOME={settings.home / 'dagster'}" in proc.stdout
     assert "Traceback" not in proc.stdout
+
+
+def test_a_reader_on_the_warehouse_is_named_and_sent_to_the_serving_snapshot(settings, tmp_path):
+    """A read-only connection also stops a run: the hint names its process and where readers belong."""
+    assert main(["run"]) == 0
+    reader = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; "
+                               f"con = duckdb.connect({str(settings.warehouse)!r}, read_only=True); "
+                               "print('open', flush=True); time.sleep(600)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline() == "open\n"
+        proc = subprocess.run([sys.executable, "-m", "orchestration.cli", "run"], capture_output=True, text=True,
+                              env={**os.environ, "JOURNEY_HASH_KEY": "k" * 64}, timeout=600)
+    finally:
+        reader.kill()
+    assert proc.returncode == 1
+    assert f"hint: process {reader.pid} (" in proc.stdout
+    assert "open read-only" in proc.stdout
+    assert f"connect to the serving snapshot {settings.serving_db} instead" in proc.stdout
 
 
 def test_first_run_on_an_empty_install_builds_empty_marts(settings):

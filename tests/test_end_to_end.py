@@ -210,9 +210,9 @@ def test_a_warehouse_from_an_older_version_stops_with_the_way_out(one_load, tmp_
 
 def test_demo_sends_through_the_collector_and_matches_ground_truth(tmp_path):
     """`journey demo`: simulator → HTTP collector → spool → dlt → dbt, then the truth."""
-    out = journey(tmp_path, "demo", "--days", "2", "--sessions-per-day", "80", "--seed", "5")
+    out = journey(tmp_path, "demo", "--days", "2", "--sessions-per-day", "80", "--seed", "5", "--end", "2026-11-04")
     assert "collector acknowledged" in out and "succeeded" in out
-    sim = simulate(days=2, sessions_per_day=80, seed=5)
+    sim = simulate(days=2, sessions_per_day=80, seed=5)  # from 2 Nov 2026: ends on 4 Nov
     settings = settings_for(tmp_path)
     assert session_mismatches(settings.warehouse, sim, settings) == []
 

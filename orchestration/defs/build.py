@@ -19,6 +19,7 @@ from orchestration.defs.dlt.assets import build_spool_assets
 from orchestration.defs.dlt.sensors import build_spool_sensor
 from orchestration.defs.ttl.assets import EXPIRY_EVENTS, build_ttl_assets
 from orchestration.defs.report import build_report_assets, daily_stakeholder_report, stakeholder_report_job
+from orchestration.defs.serving import build_serving_assets
 
 LOAD_AND_TRANSFORM = "load_and_transform"
 TTL_WORKER = "ttl_worker"
@@ -32,7 +33,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         LOAD_AND_TRANSFORM,
         # The TTL worker and the report have their own jobs and cadence.
         selection=dg.AssetSelection.all() - dg.AssetSelection.groups("ttl", "reports"),
-        description="Load sealed spool segments, then build every dbt model and run its tests.",
+        description="Load sealed spool segments, build every dbt model and run its checks, then publish "
+                    "the serving snapshot.",
         # Every step is in the DuckDB pool (limit 1), so steps never overlap: a process per
         # step (~30 s of start-up each, ×12 with the GX checks) would buy nothing. In process,
         # UI and scheduled runs execute as `journey run` does; pools still apply across runs.
@@ -44,8 +46,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         description="Append conversation.expired events for sessions idle past the TTL.",
     )
     return dg.Definitions(
-        assets=[build_spool_assets(settings), build_dbt_assets(settings), build_ttl_assets(settings),
-                build_report_assets(settings)],
+        assets=[build_spool_assets(settings), build_dbt_assets(settings), build_serving_assets(settings),
+                build_ttl_assets(settings), build_report_assets(settings)],
         asset_checks=build_gx_checks(settings),
         jobs=[load_and_transform, ttl_worker, stakeholder_report_job],
         sensors=[build_spool_sensor(settings, load_and_transform)],

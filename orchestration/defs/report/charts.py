@@ -17,6 +17,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from orchestration.defs.report.wording import duration  # noqa: E402
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 OUTCOME_COLOURS = {"advanced": "#4c9a6a", "escalated": "#e8a33d", "dropped": "#c8524a"}
@@ -44,10 +47,52 @@ def time_unit(largest_s: float) -> Unit:
     return Unit(3600.0, "hours", "h")
 
 
-def team_colours(teams) -> dict[str, str]:
-    """The same team keeps its colour in every chart."""
-    palette = plt.get_cmap("tab10").colors
-    return {team: palette[i % len(palette)] for i, team in enumerate(sorted(teams))}
+# Tableau's ten without its red and green, which the report keeps for bad and good news.
+PALETTE = ("#4e79a7", "#f28e2b", "#76b7b2", "#b07aa1", "#edc948", "#9c755f", "#ff9da7", "#bab0ac")
+
+
+def colours(names) -> dict[str, str]:
+    """The same team (or channel) keeps its colour in every chart."""
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(sorted(names))}
+
+
+def daily_volume(daily: pd.DataFrame, day_labels: list[str], days: int) -> Figure | None:
+    """Stacked bars per 24 hours and channel, the previous period paler, oldest day on the left.
+    `day_labels` names each bar, oldest first."""
+    if not daily["sessions"].sum():
+        return None
+    grid = daily.pivot_table(index="days_back", columns="channel", values="sessions", aggfunc="sum")
+    grid = grid.sort_index(ascending=False)
+    totals = grid.sum(axis=1).to_numpy()
+    x = np.arange(len(grid))
+    fig, ax = plt.subplots(figsize=(11, 4.4))
+    bottom = np.zeros(len(grid))
+    channel_colour = colours(grid.columns)
+    for channel, colour in channel_colour.items():
+        values = grid[channel].to_numpy(dtype=float)
+        bars = ax.bar(x, values, bottom=bottom, color=colour, width=0.75)
+        for bar, days_back in zip(bars, grid.index):
+            bar.set_alpha(1.0 if days_back < days else 0.35)
+        bottom += values
+    for xi, total in zip(x, totals):
+        ax.text(xi, total, f"{total:,.0f}", ha="center", va="bottom", fontsize=8)
+    split = len(grid) - days - 0.5
+    ax.axvline(split, color="#555555", linestyle="--", linewidth=1)
+    top = totals.max() * 1.18
+    ax.set_ylim(0, top)
+    previous, current = totals[:len(grid) - days].sum(), totals[len(grid) - days:].sum()
+    ax.text(split - 0.2, top * 0.97, f"previous {days} days: {previous:,.0f} sessions", ha="right", va="top",
+            fontsize=9, color="#555555")
+    ax.text(split + 0.2, top * 0.97, f"last {days} days: {current:,.0f} sessions", ha="left", va="top", fontsize=9)
+    ax.set_xticks(x, day_labels)
+    ax.set_ylabel("sessions started")
+    ax.spines[["top", "right"]].set_visible(False)
+    # Legend keys in full colour: the first bars drawn are the previous period's, paler.
+    keys = [Patch(color=colour, label=channel) for channel, colour in channel_colour.items()]
+    ax.legend(handles=keys[::-1], title="channel", fontsize=8, frameon=False, loc="upper left",
+              bbox_to_anchor=(1.0, 1.0))
+    ax.set_title("Sessions started per day, by channel (the previous period paler)")
+    return fig
 
 
 def heatmap(cells: pd.DataFrame, zone: str) -> Figure | None:
@@ -64,7 +109,7 @@ def heatmap(cells: pd.DataFrame, zone: str) -> Figure | None:
     ax.set_yticks(range(7), WEEKDAYS)
     ax.set_xticks(range(24), [f"{h:02d}" for h in range(24)])
     ax.set_xlabel(f"hour of day ({zone}); 09 means 09:00–09:59")
-    ax.set_title("Sessions started per weekday and hour (all weeks in the period added up)")
+    ax.set_title("Sessions started per weekday and hour (all loaded weeks added up)")
     fig.colorbar(image, ax=ax, label="sessions started", pad=0.01)
     return fig
 
@@ -108,25 +153,24 @@ def friction(steps: pd.DataFrame) -> Figure | None:
     return fig
 
 
-def response_times(samples: pd.DataFrame) -> Figure | None:
-    samples = samples.dropna(subset=["response_s"])
-    if samples.empty:
+def response_times(replies: pd.DataFrame) -> Figure | None:
+    """Box plots drawn from the percentiles in `replies` (one row per team), so the
+    chart shows exactly the numbers of its CSV."""
+    if replies.empty:
         return None
-    teams = sorted(samples["team"].fillna("unknown").unique())
-    per_team = [samples.loc[samples["team"].fillna("unknown") == t, "response_s"].to_numpy() for t in teams]
-    unit = time_unit(max(np.percentile(v, 90) for v in per_team))
+    unit = time_unit(replies["p90_s"].max())
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    colours = team_colours(teams)
-    boxes = ax.boxplot([v / unit.seconds for v in per_team], whis=(10, 90), showfliers=False, patch_artist=True,
-                       widths=0.5, medianprops={"color": "black"})
-    for patch, team in zip(boxes["boxes"], teams):
-        patch.set_facecolor(colours[team])
+    stats = [{"label": f"{row.team}\n({row.replies:,} replies)", "whislo": row.p10_s / unit.seconds,
+              "q1": row.p25_s / unit.seconds, "med": row.p50_s / unit.seconds, "q3": row.p75_s / unit.seconds,
+              "whishi": row.p90_s / unit.seconds} for row in replies.itertuples()]
+    boxes = ax.bxp(stats, showfliers=False, patch_artist=True, widths=0.5, medianprops={"color": "black"})
+    for patch, colour in zip(boxes["boxes"], colours(replies["team"]).values()):
+        patch.set_facecolor(colour)
         patch.set_alpha(0.6)
-    for x, values in enumerate(per_team, start=1):
-        median, p90 = np.median(values) / unit.seconds, np.percentile(values, 90) / unit.seconds
-        ax.annotate(f"median {median:.0f} {unit.short}", (x + 0.27, median), va="center", fontsize=8)
-        ax.annotate(f"9 in 10 within {p90:.0f} {unit.short}", (x + 0.15, p90), va="center", fontsize=8)
-    ax.set_xticks(range(1, len(teams) + 1), [f"{t}\n({len(v):,} replies)" for t, v in zip(teams, per_team)])
+    for x, row in enumerate(replies.itertuples(), start=1):
+        ax.annotate(f"median {duration(row.p50_s)}", (x + 0.27, row.p50_s / unit.seconds), va="center", fontsize=8)
+        ax.annotate(f"9 in 10 within {duration(row.p90_s)}", (x + 0.15, row.p90_s / unit.seconds),
+                    va="center", fontsize=8)
     ax.set_ylabel(f"{unit.name} from customer message to agent reply")
     ax.set_ylim(bottom=0)
     ax.set_title("How fast agents reply, per team\n(box: middle half of replies; whiskers: 10th to 90th percentile)")
@@ -139,13 +183,14 @@ def queue_waits(days: pd.DataFrame) -> Figure | None:
     if answered.empty:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
-    colours = team_colours(answered["team"].unique())
+    team_colour = colours(answered["team"].unique())
     days_shown = pd.to_datetime(answered["day"]).drop_duplicates().sort_values()
     for ax, column, title in ((axes[0], "median_unassigned_s", "Median wait (half waited less), in {unit}"),
                               (axes[1], "p90_unassigned_s", "90th percentile (9 in 10 waited less), in {unit}")):
         unit = time_unit(answered[column].max())
         for team, rows in answered.groupby("team"):
-            ax.plot(pd.to_datetime(rows["day"]), rows[column] / unit.seconds, marker="o", color=colours[team], label=team)
+            ax.plot(pd.to_datetime(rows["day"]), rows[column] / unit.seconds, marker="o", color=team_colour[team],
+                    label=team)
         ax.set_title(title.format(unit=unit.name), fontsize=10)
         ax.set_ylabel(f"{unit.name} waiting for an agent")
         ax.set_ylim(bottom=0)

@@ -1,0 +1,25 @@
+"""One way to produce the report, for `journey report` and the daily job alike:
+render it from the serving snapshot, then mail it when asked and configured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ingestion.settings import Settings
+from orchestration.defs.report.deliver import SmtpSettings, send_report
+from orchestration.defs.report.render import ReportFiles, render_report
+
+
+class NoSnapshot(FileNotFoundError):
+    """The report reads the serving snapshot; before the first publication there is none."""
+
+
+def make_report(settings: Settings, out_root: Path | None = None, send: bool = False,
+                smtp: SmtpSettings | None = None) -> tuple[ReportFiles, bool]:
+    """Returns the files and whether a relay accepted the mail (False when not sent)."""
+    if not settings.serving_db.exists():
+        raise NoSnapshot(f"no serving snapshot at {settings.serving_db} yet: `journey run` publishes one "
+                         "once the marts are built and their checks pass")
+    files = render_report(settings.serving_db, out_root or settings.reports_dir)
+    delivered = send_report(files, smtp or SmtpSettings.from_env()) if send else False
+    return files, delivered

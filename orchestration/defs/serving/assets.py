@@ -1,0 +1,64 @@
+"""The serving snapshot as a Dagster asset downstream of every mart.
+
+Every mart's blocking checks (its dbt tests and Great Expectations suite) run
+before it in the same run, so a failed check skips the publication and
+readers keep the previous snapshot.
+"""
+
+
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from ingestion.settings import Settings
+from orchestration.defs.dbt.project import dbt_project
+from orchestration.defs.policies import DUCKDB_POOL, OWNERS
+from orchestration.defs.serving.publish import SCHEMA, SNAPSHOT_ASSET, Descriptions, publish_snapshot
+
+SNAPSHOT_KEY = dg.AssetKey(list(SNAPSHOT_ASSET))
+
+
+def mart_models(manifest_path: Path) -> dict[str, dict]:
+    """The dbt models of the marts folder, by name."""
+    manifest = json.loads(manifest_path.read_text())
+    return {node["name"]: node for node in manifest["nodes"].values()
+            if node["resource_type"] == "model" and node["fqn"][1:2] == [SCHEMA]}
+
+
+def descriptions(models: dict[str, dict]) -> Descriptions:
+    return Descriptions(
+        tables={name: node.get("description", "") for name, node in models.items()},
+        columns={name: {column: spec.get("description", "") for column, spec in node["columns"].items()}
+                 for name, node in models.items()},
+    )
+
+
+def build_serving_assets(settings: Settings) -> dg.AssetsDefinition:
+    models = mart_models(dbt_project().manifest_path)
+
+    @dg.asset(
+        key=SNAPSHOT_KEY,
+        deps=[dg.AssetKey([SCHEMA, name]) for name in sorted(models)],
+        group_name="serving",
+        kinds={"duckdb"},
+        owners=OWNERS,
+        # Reads the working warehouse: queue with its writers.
+        pool=DUCKDB_POOL,
+        description="The marts as one read-only DuckDB file for BI tools, the report and the dashboard "
+                    f"({settings.serving_db}), with table and column comments and the one-row "
+                    "marts.publication. Replaced atomically after every run whose checks pass.",
+    )
+    def marts_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        published = publish_snapshot(settings.warehouse, settings.serving_db, context.run_id, descriptions(models))
+        context.log.info(f"published snapshot {published.version} at {published.path}")
+        return dg.MaterializeResult(metadata={
+            "path": dg.MetadataValue.path(str(published.path)),
+            "version": published.version,
+            "data_watermark": str(published.data_watermark),
+            "events_loaded": published.events_loaded,
+            "size_mb": round(published.bytes / 1e6, 2),
+            "row_counts": dg.MetadataValue.json(published.row_counts),
+        })
+
+    return marts_snapshot

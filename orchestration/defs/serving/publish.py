@@ -1,0 +1,157 @@
+"""Publishes the marts as the serving snapshot: one DuckDB file readers own.
+
+The working warehouse belongs to the pipeline (one writer at a time); people
+and tools read a copy. The copy is built beside the served file, made durable
+and renamed over it, so a reader opens either the old or the new snapshot,
+never a mix, and a reader holding the old file keeps reading it undisturbed
+(the rename replaces the directory entry, not the open inode).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import duckdb
+
+# The Dagster asset key of the snapshot, kept here so the CLI can name it without importing Dagster.
+SNAPSHOT_ASSET = ("serving", "marts_snapshot")
+SCHEMA = "marts"
+PUBLICATION = "publication"
+
+PUBLICATION_COLUMNS = {
+    "published_at": ("timestamp", "When this snapshot was published (UTC)."),
+    "data_watermark": ("timestamp", "The latest occurred_at among the events loaded (UTC): the data is "
+                                    "complete up to about this moment."),
+    "run_id": ("varchar", "The pipeline run (Dagster run id) that published this snapshot."),
+    "events_loaded": ("bigint", "Distinct events in the warehouse when this snapshot was published."),
+    "version": ("bigint", "Publication number: 1 for the first snapshot, one more for each later one."),
+    "software_version": ("varchar", "The journey-analytics version that built the marts."),
+}
+PUBLICATION_DESCRIPTION = ("One row describing this snapshot: when it was published, how recent its data is, "
+                           "and which run wrote it.")
+
+
+@dataclass(frozen=True)
+class Descriptions:
+    """Table and column descriptions (from the dbt yml docs), written as DuckDB comments."""
+
+    tables: dict[str, str]
+    columns: dict[str, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Publication:
+    path: Path
+    version: int
+    published_at: datetime
+    data_watermark: datetime | None
+    events_loaded: int
+    row_counts: dict[str, int]
+    bytes: int
+
+
+def software_version() -> str:
+    try:
+        return version("journey-analytics")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def previous_version(path: Path) -> int:
+    """The version of the snapshot being replaced (0 when there is none or it cannot be read)."""
+    if not path.exists():
+        return 0
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            row = con.execute(f"select max(version) from {SCHEMA}.{PUBLICATION}").fetchone()
+    except duckdb.Error:
+        return 0
+    return int(row[0] or 0)
+
+
+def publish_snapshot(warehouse: Path, target: Path, run_id: str, descriptions: Descriptions) -> Publication:
+    """Copies every table of the warehouse's `marts` schema into a new file and
+    atomically puts it at `target`. Raises before the rename on any error, so the
+    previous snapshot stays in place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(target)
+    building = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.building")
+    try:
+        publication = _build(warehouse, building, run_id, descriptions, previous_version(target) + 1)
+        _fsync(building)
+        os.replace(building, target)
+        _fsync(target.parent)
+    finally:
+        for leftover in (building, building.with_name(building.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    return Publication(path=target, bytes=target.stat().st_size, **publication)
+
+
+def _build(warehouse: Path, path: Path, run_id: str, descriptions: Descriptions, number: int) -> dict:
+    published_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    with duckdb.connect(str(path)) as con:
+        con.execute("attach ? as warehouse (read_only)", [str(warehouse)])
+        tables = [name for (name,) in con.execute(
+            "select table_name from duckdb_tables() where database_name = 'warehouse' and schema_name = ? "
+            "order by table_name", [SCHEMA]).fetchall()]
+        if not tables:
+            raise RuntimeError(f"{warehouse} has no tables in schema {SCHEMA}: build the marts before publishing")
+        con.execute(f"create schema {SCHEMA}")
+        row_counts = {}
+        for table in tables:
+            con.execute(f'create table {SCHEMA}."{table}" as select * from warehouse.{SCHEMA}."{table}"')
+            row_counts[table] = con.execute(f'select count(*) from {SCHEMA}."{table}"').fetchone()[0]
+        watermark, events = con.execute(
+            "select max(occurred_at), count(*) from warehouse.raw.events").fetchone()
+        con.execute("detach warehouse")
+        columns = ", ".join(f"{name} {kind}" for name, (kind, _) in PUBLICATION_COLUMNS.items())
+        con.execute(f"create table {SCHEMA}.{PUBLICATION} ({columns})")
+        con.execute(f"insert into {SCHEMA}.{PUBLICATION} values (?, ?, ?, ?, ?, ?)",
+                    [published_at, _naive_utc(watermark), run_id, events, number, software_version()])
+        _comment(con, PUBLICATION, PUBLICATION_DESCRIPTION,
+                 {name: text for name, (_, text) in PUBLICATION_COLUMNS.items()})
+        for table in tables:
+            _comment(con, table, descriptions.tables.get(table, ""), descriptions.columns.get(table, {}))
+        con.execute("checkpoint")
+    return {"version": number, "published_at": published_at, "data_watermark": _naive_utc(watermark),
+            "events_loaded": events, "row_counts": row_counts}
+
+
+def _comment(con: duckdb.DuckDBPyConnection, table: str, description: str, columns: dict[str, str]) -> None:
+    con.execute(f"comment on table {SCHEMA}.\"{table}\" is {_literal(description)}")
+    names = [name for (name,) in con.execute(
+        "select column_name from duckdb_columns() where schema_name = ? and table_name = ?",
+        [SCHEMA, table]).fetchall()]
+    for name in names:
+        if columns.get(name):
+            con.execute(f'comment on column {SCHEMA}."{table}"."{name}" is {_literal(columns[name])}')
+
+
+def _literal(text: str) -> str:
+    """COMMENT ON takes no bound parameters: a quoted SQL string literal instead."""
+    return "'" + " ".join(text.split()).replace("'", "''") + "'"
+
+
+def _naive_utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Half-built files of a publication that was killed before its rename."""
+    for leftover in target.parent.glob(f".{target.name}.*.building*"):
+        leftover.unlink(missing_ok=True)

@@ -1,0 +1,151 @@
+"""The serving snapshot: readers never block runs, runs never block readers,
+and a reader sees one publication whole, never a mix of two."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.settings import Settings
+from ingestion.simulator import simulate, write_ndjson
+from tests.conftest import run_journey
+
+HASH_KEY = secrets.token_hex(32)
+LOADS = 4  # the first publishes the snapshot the reader holds; three more runs follow
+
+# One publication as a reader sees it; the same query in the poller and the checks below.
+READ_PUBLICATION = """
+select p.version, p.events_loaded, p.data_watermark::varchar, p.run_id,
+       (select count(*) from marts.fct_sessions),
+       (select count(*) from marts.fct_state_transitions),
+       (select max(started_at)::varchar from marts.fct_sessions)
+from marts.publication p
+"""
+
+# Reconnects for every read, in its own process: Python's duckdb reuses an open
+# database of the same path within a process, so only a fresh process sees the
+# file the path names now. Each read is one connection: one snapshot.
+# Its reads go to a file: a pipe nobody drains during the runs would fill up and stall it.
+POLLER = f"""
+import duckdb, json, os, sys, time
+path, stop, out = sys.argv[1:]
+with open(out, "w") as reads:
+    while not os.path.exists(stop):
+        with duckdb.connect(path, read_only=True) as con:
+            row = con.execute({READ_PUBLICATION!r}).fetchone()
+        reads.write(json.dumps(row) + "\\n")
+        time.sleep(0.05)
+"""
+
+
+def read_fresh(path: Path) -> tuple:
+    """The publication a new connection sees (in a new process, for the reason above)."""
+    code = (f"import duckdb, json; con = duckdb.connect({str(path)!r}, read_only=True); "
+            f"print(json.dumps(con.execute({READ_PUBLICATION!r}).fetchone()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return tuple(json.loads(out))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Four loads; from the second on, a connection opened on the first snapshot stays open
+    and a poller reads the snapshot over and over in another process."""
+    home = tmp_path_factory.mktemp("serving")
+    settings = Settings.from_env({"JOURNEY_HOME": str(home)})
+    sim = simulate(days=2, sessions_per_day=40, seed=31, n_batches=LOADS)
+    files = [home / f"load{n}.ndjson" for n in range(LOADS)]
+    for n, path in enumerate(files):
+        write_ndjson(sim.batch(n), path)
+
+    run_journey(home, HASH_KEY, "import", str(files[0]))
+    first_out = run_journey(home, HASH_KEY, "run")
+    held = duckdb.connect(str(settings.serving_db), read_only=True)
+    held_before = held.execute(READ_PUBLICATION).fetchone()
+
+    stop, reads = home / "stop-polling", home / "polled.jsonl"
+    poller = subprocess.Popen([sys.executable, "-c", POLLER, str(settings.serving_db), str(stop), str(reads)])
+    published, outputs, held_during = [read_fresh(settings.serving_db)], [first_out], []
+    try:
+        for path in files[1:]:
+            run_journey(home, HASH_KEY, "import", str(path))
+            outputs.append(run_journey(home, HASH_KEY, "run"))
+            published.append(read_fresh(settings.serving_db))
+            held_during.append(held.execute(READ_PUBLICATION).fetchone())
+        time.sleep(0.3)
+    finally:
+        stop.touch()
+        poller.wait(timeout=60)
+    polled = [tuple(json.loads(line)) for line in reads.read_text().splitlines()]
+    return {"settings": settings, "held": held, "held_before": held_before, "held_during": held_during,
+            "published": published, "polled": polled, "outputs": outputs, "home": home}
+
+
+def test_every_run_succeeds_and_publishes_a_new_version(runs):
+    assert [p[0] for p in runs["published"]] == list(range(1, LOADS + 1))
+    events = [p[1] for p in runs["published"]]
+    assert events == sorted(set(events)), "each load adds events"
+    for output, publication in zip(runs["outputs"], runs["published"]):
+        assert f"serving snapshot {publication[0]} published: {runs['settings'].serving_db}" in output
+
+
+def test_an_open_connection_keeps_reading_its_own_snapshot(runs):
+    """Three runs replaced the file under it; it still reads version 1, whole."""
+    assert runs["held_before"][0] == 1
+    assert runs["held_during"] == [runs["held_before"]] * (LOADS - 1)
+    assert runs["held"].execute("select count(*) from marts.fct_sessions").fetchone()[0] == runs["held_before"][4]
+
+
+def test_a_reader_polling_through_the_runs_never_sees_a_mix(runs):
+    """Every read during the runs is exactly one of the published snapshots."""
+    polled = set(runs["polled"])
+    assert polled <= set(runs["published"]), polled - set(runs["published"])
+    assert len(runs["polled"]) > 20 and len(polled) >= 3  # it really read across the runs
+
+
+def test_the_snapshot_equals_the_warehouse_marts(runs):
+    settings = runs["settings"]
+    with duckdb.connect(str(settings.warehouse), read_only=True) as warehouse:
+        tables = {t for (t,) in warehouse.execute(
+            "select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()}
+        expected = {t: sorted(warehouse.execute(f"select * from marts.{t}").fetchall(), key=repr) for t in tables}
+        events, watermark = warehouse.execute(
+            "select count(*), max(occurred_at) at time zone 'UTC' from raw.events").fetchone()
+    snapshot = duckdb.connect()
+    snapshot.execute(f"attach '{settings.serving_db}' as serving (read_only)")
+    served = {t for (t,) in snapshot.execute("select table_name from duckdb_tables() "
+                                             "where database_name = 'serving' and schema_name = 'marts'").fetchall()}
+    assert served == tables | {"publication"}
+    for table in tables:
+        assert sorted(snapshot.execute(f"select * from serving.marts.{table}").fetchall(), key=repr) \
+            == expected[table], table
+    publication = snapshot.execute("select events_loaded, data_watermark, run_id from serving.marts.publication")
+    assert publication.fetchall() == [(events, watermark, runs["published"][-1][3])]
+
+
+def test_every_table_and_column_of_the_snapshot_has_a_description(runs):
+    with duckdb.connect(str(runs["settings"].serving_db), read_only=True) as con:
+        tables = con.execute("select table_name, comment from duckdb_tables() where schema_name = 'marts'").fetchall()
+        columns = con.execute("select table_name, column_name, comment from duckdb_columns() "
+                              "where schema_name = 'marts'").fetchall()
+    assert len(tables) >= 11 and len(columns) > 100
+    assert [t for t, comment in tables if not (comment or "").strip()] == []
+    assert [(t, c) for t, c, comment in columns if not (comment or "").strip()] == []
+    assert not [t for t, comment in tables if "SPEC" in comment], "descriptions stand on their own"
+
+
+def test_no_half_built_file_is_left_beside_the_snapshot(runs):
+    """Only the snapshot itself: no building copy, no write-ahead log."""
+    assert sorted(p.name for p in runs["settings"].serving_db.parent.iterdir()) == [runs["settings"].serving_db.name]
+
+
+def test_a_snapshot_named_like_its_schema_is_refused_at_start_up():
+    """DuckDB would call the file's catalog `marts`, and `marts.<table>` would be ambiguous."""
+    with pytest.raises(ValueError, match="JOURNEY_SERVING_DB must not be named marts.duckdb"):
+        Settings.from_env({"JOURNEY_HOME": "/tmp/x", "JOURNEY_SERVING_DB": "/tmp/x/serving/marts.duckdb"})
