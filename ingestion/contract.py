@@ -1,4 +1,4 @@
-"""The wire contract of SPEC section 3 as typed schemas.
+"""The wire format of docs/contract.md §2 as typed schemas.
 
 `Event` is a discriminated union on `type`; each member fixes the payload
 (`properties`) of its type. Unknown extra fields are allowed at every level

@@ -1,4 +1,4 @@
-"""Pseudonymisation at the edge (SPEC 6): channel user ids are phone numbers,
+"""Pseudonymisation at the edge (docs/contract.md §9.4): channel user ids are phone numbers,
 so they are replaced by a keyed hash before anything touches disk, and
 message text is dropped unless the operator opted in.
 """

@@ -1,4 +1,4 @@
-"""Runtime configuration, read from the environment of SPEC section 5.
+"""Runtime configuration, read from the environment (docs/contract.md §8.2).
 
 Every component (importer, loader, dbt, Dagster) takes its paths from here so
 that they all touch the same absolute DuckDB file and spool.
@@ -24,11 +24,11 @@ class Settings:
     # The serving snapshot readers use (JOURNEY_SERVING_DB, default
     # $JOURNEY_HOME/serving/journey.duckdb); the warehouse above is the pipeline's own.
     serving_db: Path
-    # SPEC 3.4: the TTL worker expires sessions idle as of the latest event
+    # docs/contract.md §4.7: the TTL worker expires sessions idle as of the latest event
     # loaded ("watermark", reproducible) or as of the wall clock ("wall").
     ttl_clock: str = "watermark"
     # Where the loader writes `raw` (JOURNEY_DESTINATION): the DuckDB file, or
-    # PostgreSQL at JOURNEY_PG_* (SPEC 2's scale path; dbt then runs --target postgres).
+    # PostgreSQL at JOURNEY_PG_* (the scale path of docs/contract.md §1; dbt then runs --target postgres).
     destination: str = "duckdb"
     # How far an event's occurred_at may be ahead of received_at before the edge
     # refuses it (JOURNEY_MAX_FUTURE_S): a future event would become the watermark.

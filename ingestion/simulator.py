@@ -4,10 +4,10 @@
 one timeline per conversation and, while doing so, records what it did in its
 own terms: the stage visits it walked through, whom it assigned, which messages
 it sent when, which funnel steps the user viewed, which identifiers it put side
-by side. The truth of every mart of SPEC 4 (and `dim_users`, `mart_ghost_rate`)
-is computed from those records as of the watermark, *not* re-derived from the
-emitted events, so the pipeline (which derives everything from events, by SPEC
-3.4 and 4) can be checked against it.
+by side. The truth of the marts of docs/contract.md §6.1 is computed from those
+records as of the watermark, *not* re-derived from the emitted events, so the
+pipeline (which derives everything from events, by docs/contract.md §4 and §6)
+can be checked against it.
 
 Identity: a person chats from one phone (about 3 % of them later from a second
 one, on another channel); webview journeys carry the chat's phone and the
@@ -97,7 +97,7 @@ SECOND_PHONE_SHARE = 0.14    # of returns of a one-phone person: about 3 % of pe
 NEW_BROWSER_SHARE = 0.4      # of a one-browser person's later webview journeys
 LOGIN_SHARE = 0.10           # of token-less visitors on a fresh browser who log in on the site
 
-VALID_TRANSITIONS = {                                   # SPEC 3.3
+VALID_TRANSITIONS = {                                   # docs/contract.md §3.2
     "inbound_queue": ("bot_active", "pending_agent", "resolved", "expired"),
     "bot_active": ("pending_agent", "resolved", "expired"),
     "pending_agent": ("human_active", "bot_active", "resolved", "expired"),
@@ -106,8 +106,8 @@ VALID_TRANSITIONS = {                                   # SPEC 3.3
 TERMINAL_STATES = ("resolved", "expired")
 UNASSIGNED = "unassigned"
 
-# The marts of SPEC 4 besides fct_sessions, fct_state_transitions and dim_users, with
-# mart_ghost_rate of docs/decisions.md: the columns of each truth row, in contract order.
+# The marts of docs/contract.md §6.1 besides fct_sessions, fct_state_transitions, dim_users
+# and the agent facts: the columns of each truth row, in contract order.
 MART_COLUMNS = {
     "mart_friction": ("funnel", "step_index", "step", "sessions_reached", "sessions_advanced",
                       "dropoffs", "escalations", "dropoff_rate", "escalation_rate",

@@ -1,4 +1,4 @@
-"""The TTL worker (SPEC 3.4): close idle sessions with `conversation.expired` events.
+"""The TTL worker (docs/contract.md §4.7): close idle sessions with `conversation.expired` events.
 
 The marts already derive expiry from the data as of the watermark; the worker
 writes that decision back as events so that downstream systems (and the

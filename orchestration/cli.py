@@ -36,14 +36,27 @@ def _import(paths: list[Path], settings: Settings, strict: bool = False) -> int:
 
 
 def _run(settings: Settings, full_refresh: bool = False) -> int:
-    from ingestion.spool import SpoolReader
+    from ingestion.sinks import waiting
+    from orchestration import run_state
+
+    backlog = waiting(settings)
+    previous = None if full_refresh else run_state.unchanged_since(settings, backlog.batches)
+    if previous:
+        _say(f"run: nothing new since run {previous.run_id[:8]}: nothing waits in {backlog.where}, and the "
+             "models, checks, code and settings are unchanged; nothing to do.")
+        _say(f"  serving snapshot {previous.published_version} stays: {settings.serving_db}")
+        _say("  (`journey run --full-refresh` rebuilds everything anyway)")
+        return 0
+
     from orchestration.defs.serving.publish import SNAPSHOT_ASSET
     from orchestration.runner import run_load_and_transform
 
-    waiting = SpoolReader(settings.spool_dir).stats()
-    _say(f"run: {waiting['pending_segments']} sealed spool segment(s) waiting "
-         f"({waiting['pending_bytes'] / 1e6:.1f} MB); loading and building every asset…")
+    _say(f"run: {backlog.batches} batch(es) waiting in {backlog.where}; loading and building every asset…")
+    run_state.forget_run(settings)  # a run that dies half-way must not be taken for a finished one
     summary = run_load_and_transform(settings, full_refresh=full_refresh, progress=_say)
+    published = summary.metadata.get("/".join(SNAPSHOT_ASSET))
+    if summary.success and not summary.checks_failed:
+        run_state.record_run(settings, summary.run_id, published["version"] if published else None)
     raw = {k: v for k, v in summary.metadata.items() if k.startswith("raw/")}
     for key, meta in raw.items():
         rows = meta.get("rows_loaded", meta.get("row_count"))
@@ -54,7 +67,7 @@ def _run(settings: Settings, full_refresh: bool = False) -> int:
          f"{summary.checks_passed} checks passed, {len(summary.checks_failed)} failed")
     for check in summary.checks_failed:
         _say(f"  failed check: {check}")
-    _say_publication(settings, summary.metadata.get("/".join(SNAPSHOT_ASSET)))
+    _say_publication(settings, published)
     if summary.failure:
         _say(summary.failure)
     if summary.failure or summary.checks_failed:

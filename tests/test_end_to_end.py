@@ -132,7 +132,7 @@ def test_import_and_run_again_change_nothing(one_load):
 
 
 def test_five_disordered_incremental_loads_equal_ground_truth(sim, one_load, tmp_path):
-    """SPEC 3.4 late data, issue 6 disorder: five loads, each shuffled across two
+    """Late data (docs/contract.md §4.8), issue 6 disorder: five loads, each shuffled across two
     spool segments; 2 % of load 1 is held back until the last load, so it
     arrives days late, past the TTL of sessions already built; and after load 2
     only some models are built, reading stage visits and holds that stayed

@@ -1,5 +1,5 @@
 """Faults on the collector's path: repeated kill -9 under load, retry storms, a
-full spool and a disk that refuses writes. SPEC 6: nothing acknowledged is
+full spool and a disk that refuses writes. docs/contract.md §9.1, §9.2: nothing acknowledged is
 lost, nothing is counted twice, a refusal is a 503 with Retry-After.
 
 Clients make their own event ids and resend what was not acknowledged, as a

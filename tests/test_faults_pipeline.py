@@ -1,6 +1,6 @@
 """Faults on the warehouse side: the loader killed mid-load and a Dagster run
 killed mid-dbt. After a rerun, every event is in raw once and the marts equal
-the simulator's ground truth (SPEC 6: nothing lost, nothing counted twice).
+the simulator's ground truth (docs/contract.md §9.1, §9.2: nothing lost, nothing counted twice).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Bad input: the event model under Hypothesis, the collector under Schemathesis
 (generated from its own OpenAPI document), and hostile bodies over real HTTP.
 
-The promise tested everywhere is SPEC 6's: a clear 4xx naming a field, or a
+The promise tested everywhere is docs/contract.md §9.3: a clear 4xx naming a field, or a
 valid event, never a crash and never a 5xx.
 """
 
@@ -182,7 +182,7 @@ def test_future_event_gets_422_naming_occurred_at(collector):
 
 def test_clock_skew_between_sent_at_and_received_at_is_kept_not_refused(tmp_path):
     """`sent_at` is the client's clock: a device hours behind, or a retry sent long
-    after the event, is stored as sent (SPEC 3.1 keeps it for skew analysis); only
+    after the event, is stored as sent (docs/contract.md §2.2 keeps it for skew analysis); only
     an `occurred_at` past the future bound is refused, whatever `sent_at` says."""
     now = datetime.now(timezone.utc)
     behind = event("skew-behind", "message.received", (now - timedelta(hours=3)).isoformat(), message_id="m")

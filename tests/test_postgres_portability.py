@@ -1,4 +1,4 @@
-"""SPEC 2 portability: the same journeys built on DuckDB and on PostgreSQL give the same marts.
+"""Portability (docs/contract.md §1): the same journeys built on DuckDB and on PostgreSQL give the same marts.
 
 DuckDB takes the product's path (`journey import`, `journey run`) with every
 event at once. PostgreSQL takes the scale path batch by batch: `journey

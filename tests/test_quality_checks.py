@@ -2,7 +2,7 @@
 
 Each suite loads whole (GX drops an invalid expectation with a log line), the
 checks pass on a warehouse built by the real pipeline, name the expectation
-and column a corrupted mart breaks, and keep a failed mart from feeding the report.
+and column a corrupted mart breaks, and keep a failed mart out of the serving snapshot.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from ingestion.simulator import simulate, write_ndjson
 from orchestration.defs.build import LOAD_AND_TRANSFORM, build_definitions
 from orchestration.defs.checks import build_gx_checks
 from orchestration.defs.checks.suites import suite_files, to_gx_suite
-from orchestration.defs.report import REPORT_KEY
+from orchestration.defs.serving import SNAPSHOT_KEY
 from orchestration.runner import run_load_and_transform
 
-# SPEC 4's marts and the ghost rate of SPEC 3.5: each must have a suite.
+# The marts of docs/contract.md §6.1 (the ghost rate included): each must have a suite.
 MARTS = {"fct_sessions", "fct_state_transitions", "dim_users", "mart_friction",
          "mart_agent_performance", "mart_queue_dynamics", "mart_handovers",
          "mart_operational_heatmap", "mart_active_sessions", "mart_ghost_rate"}
@@ -153,23 +153,29 @@ def test_a_corrupted_mart_fails_its_check_with_a_message_naming_what_broke(built
     assert words in result.metadata["failures"].value
 
 
-def test_a_failed_mart_check_keeps_the_report_from_being_built(built, tmp_path, monkeypatch):
-    """A run of the report with the marts' checks: blocked when a mart is broken, built when none is."""
+def test_a_failed_mart_check_leaves_the_previous_snapshot_byte_for_byte(built, tmp_path, monkeypatch):
+    """The marts' checks and the publication, as load_and_transform runs them: a clean warehouse
+    is published; a broken one is not, and readers keep the previous file unchanged."""
     # Recorded so that the path build_definitions exports is undone after the test.
     monkeypatch.setenv("JOURNEY_WAREHOUSE", "")
-    outcomes = {}
+    serving = tmp_path / "serving" / "journey.duckdb"
+    outcomes, snapshots = {}, {}
     for case, sql in (("clean", None), ("broken", DUPLICATE_SESSION)):
-        settings = warehouse_copy(built[0], tmp_path / case, sql)
+        settings = replace(warehouse_copy(built[0], tmp_path / case, sql), serving_db=serving)
         defs = build_definitions(settings)
         gx_checks = [k for k in defs.resolve_asset_graph().asset_check_keys if k.name.startswith("gx_")]
-        checked_report = dg.define_asset_job(
-            "checked_report", selection=dg.AssetSelection.checks(*gx_checks) | dg.AssetSelection.assets(REPORT_KEY))
-        job = dg.Definitions.merge(defs, dg.Definitions(jobs=[checked_report])).resolve_job_def("checked_report")
+        checked_publication = dg.define_asset_job(
+            "checked_publication",
+            selection=dg.AssetSelection.checks(*gx_checks) | dg.AssetSelection.assets(SNAPSHOT_KEY))
+        job = dg.Definitions.merge(defs, dg.Definitions(jobs=[checked_publication])).resolve_job_def(
+            "checked_publication")
         with dg.DagsterInstance.ephemeral() as instance:
             result = job.execute_in_process(instance=instance, raise_on_error=False)
         outcomes[case] = (
             {e.check_name for e in result.get_asset_check_evaluations() if not e.passed},
             {m.event_specific_data.materialization.asset_key for m in result.get_asset_materialization_events()},
         )
-    assert outcomes["clean"] == (set(), {REPORT_KEY})
+        snapshots[case] = serving.read_bytes()
+    assert outcomes["clean"] == (set(), {SNAPSHOT_KEY})
     assert outcomes["broken"] == ({"gx_fct_sessions"}, set())
+    assert snapshots["broken"] == snapshots["clean"]

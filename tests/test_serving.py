@@ -41,7 +41,7 @@ with open(out, "w") as reads:
         with duckdb.connect(path, read_only=True) as con:
             row = con.execute({READ_PUBLICATION!r}).fetchone()
         reads.write(json.dumps(row) + "\\n")
-        time.sleep(0.05)
+        time.sleep(0.2)
 """
 
 
@@ -51,6 +51,14 @@ def read_fresh(path: Path) -> tuple:
             f"print(json.dumps(con.execute({READ_PUBLICATION!r}).fetchone()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return tuple(json.loads(out))
+
+
+def attached(path: Path) -> duckdb.DuckDBPyConnection:
+    """The file the path names now, as catalog `serving`: unlike `duckdb.connect(path)`,
+    not the database this process already holds open under that path."""
+    con = duckdb.connect()
+    con.execute("attach ? as serving (read_only)", [str(path)])
+    return con
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +114,7 @@ def test_a_reader_polling_through_the_runs_never_sees_a_mix(runs):
     """Every read during the runs is exactly one of the published snapshots."""
     polled = set(runs["polled"])
     assert polled <= set(runs["published"]), polled - set(runs["published"])
-    assert len(runs["polled"]) > 20 and len(polled) >= 3  # it really read across the runs
+    assert len(runs["polled"]) > 10 and len(polled) >= 3  # it really read across the runs
 
 
 def test_the_snapshot_equals_the_warehouse_marts(runs):
@@ -117,8 +125,7 @@ def test_the_snapshot_equals_the_warehouse_marts(runs):
         expected = {t: sorted(warehouse.execute(f"select * from marts.{t}").fetchall(), key=repr) for t in tables}
         events, watermark = warehouse.execute(
             "select count(*), max(occurred_at) at time zone 'UTC' from raw.events").fetchone()
-    snapshot = duckdb.connect()
-    snapshot.execute(f"attach '{settings.serving_db}' as serving (read_only)")
+    snapshot = attached(settings.serving_db)
     served = {t for (t,) in snapshot.execute("select table_name from duckdb_tables() "
                                              "where database_name = 'serving' and schema_name = 'marts'").fetchall()}
     assert served == tables | {"publication"}
@@ -130,10 +137,11 @@ def test_the_snapshot_equals_the_warehouse_marts(runs):
 
 
 def test_every_table_and_column_of_the_snapshot_has_a_description(runs):
-    with duckdb.connect(str(runs["settings"].serving_db), read_only=True) as con:
-        tables = con.execute("select table_name, comment from duckdb_tables() where schema_name = 'marts'").fetchall()
-        columns = con.execute("select table_name, column_name, comment from duckdb_columns() "
-                              "where schema_name = 'marts'").fetchall()
+    con = attached(runs["settings"].serving_db)
+    tables = con.execute("select table_name, comment from duckdb_tables() "
+                         "where database_name = 'serving' and schema_name = 'marts'").fetchall()
+    columns = con.execute("select table_name, column_name, comment from duckdb_columns() "
+                          "where database_name = 'serving' and schema_name = 'marts'").fetchall()
     assert len(tables) >= 11 and len(columns) > 100
     assert [t for t, comment in tables if not (comment or "").strip()] == []
     assert [(t, c) for t, c, comment in columns if not (comment or "").strip()] == []

@@ -1,7 +1,7 @@
 """Tests of the journey simulator (ingestion/simulator.py).
 
 Besides invariants of the events and of the ground truth, `test_truth_matches_replay`
-replays the distinct events with the rules of SPEC 3.4 and 4 (a small reference
+replays the distinct events with the rules of docs/contract.md §4 and §6.1 (a small reference
 implementation kept here on purpose) and checks it agrees with the truth the
 simulator recorded from its own timeline: two independent derivations of the
 same numbers.
@@ -222,13 +222,13 @@ def test_truth_invariants(week):
 
 
 def opens_session(ev: dict) -> bool:
-    """SPEC 3.4's starters, less a change into a terminal state (docs/decisions.md)."""
+    """The starters of docs/contract.md §4.2, less a change into a terminal state (docs/decisions.md)."""
     return ev["type"] == "message.received" or (
         ev["type"] == "conversation.state_changed" and ev["properties"]["to_state"] not in ("resolved", "expired"))
 
 
 def replay_sessions(sim: Simulation, ttl: timedelta = TTL) -> dict[str, list[tuple]]:
-    """Reference sessionization of the distinct events (SPEC 3.4): session id -> [(time, event)]."""
+    """Reference sessionization of the distinct events (docs/contract.md §4): session id -> [(time, event)]."""
     by_conv = defaultdict(list)
     for ev in distinct(sim).values():
         if ev.get("conversation_id"):
@@ -254,7 +254,7 @@ def replay_sessions(sim: Simulation, ttl: timedelta = TTL) -> dict[str, list[tup
 
 
 def replay(sim: Simulation, ttl: timedelta = TTL) -> dict[str, dict]:
-    """Reference derivation of session facts from the distinct events (SPEC 3.4, 4)."""
+    """Reference derivation of session facts from the distinct events (docs/contract.md §4, §6.1.1)."""
     return {sid: facts(events, sim.watermark, ttl) for sid, events in replay_sessions(sim, ttl).items()}
 
 

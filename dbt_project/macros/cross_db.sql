@@ -1,6 +1,6 @@
 {#-
   The only places where SQL differs between warehouses. Models call these
-  macros and stay portable (SPEC 2: DuckDB here, a cloud warehouse later).
+  macros and stay portable (docs/contract.md §1: DuckDB here, a cloud warehouse later).
 -#}
 
 {# Text value of a top-level key of a JSON object stored as text. #}
@@ -96,7 +96,7 @@
     end
 {%- endmacro %}
 
-{# A UTC timestamp as wall-clock time in the `reporting_timezone` var (SPEC 4, heatmap). #}
+{# A UTC timestamp as wall-clock time in the `reporting_timezone` var (docs/contract.md §6.1.9, heatmap). #}
 {% macro in_reporting_timezone(column) -%}
     (({{ column }} at time zone 'UTC') at time zone '{{ var("reporting_timezone") }}')
 {%- endmacro %}

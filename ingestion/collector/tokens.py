@@ -1,4 +1,4 @@
-"""Handshake tokens (SPEC 3.5): short-lived JWTs that tie a webview to its chat.
+"""Handshake tokens (docs/contract.md §5.1): short-lived JWTs that tie a webview to its chat.
 
 HS256 with an allow-list of one algorithm, an audience, a short expiry and a
 `kid` header, so keys rotate: the first key of `JOURNEY_TOKEN_KEYS` signs, all

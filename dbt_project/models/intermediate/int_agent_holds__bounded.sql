@@ -1,5 +1,5 @@
 {#-
-  SPEC 4: an agent holds a session from its `agent.assigned` until the
+  docs/contract.md §6.1.5: an agent holds a session from its `agent.assigned` until the
   session's next assignment, the next transfer, or the end of the
   `human_active` visit open at (or first opening after) the assignment.
   `handle_ms` is the hold's overlap with ended `human_active` visits.

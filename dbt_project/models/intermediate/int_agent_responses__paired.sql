@@ -1,5 +1,5 @@
 {#-
-  SPEC 4 response time samples: each `message.received` while an agent holds
+  Response time samples (docs/contract.md §6.1.5): each `message.received` while an agent holds
   the session, paired with the next human reply (none: no sample).
 -#}
 

@@ -1,11 +1,11 @@
 {#-
-  SPEC 3.4 sessionization. A session of a conversation ends at `resolved` or
+  Sessionization (docs/contract.md §4). A session of a conversation ends at `resolved` or
   `expired` (explicit, or TTL: no activity for `ttl_hours`); after that the
   next message.received or conversation.state_changed (a "starter") opens the
   next session, and any other event still belongs to the session that ended.
   A state change into `resolved` or `expired` is no starter (docs/decisions.md):
   with no session open it names the state the conversation is already in
-  (SPEC 3.3), such as a second system closing it again or a desk closing a
+  (docs/contract.md §3.3), such as a second system closing it again or a desk closing a
   conversation the TTL already expired, so it stays with the ended session
   instead of opening an empty one that would count as bot-contained.
 

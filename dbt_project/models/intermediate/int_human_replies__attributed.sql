@@ -1,7 +1,7 @@
 {#-
   Every human `message.sent` in a session, credited to its sender with the
   team of the sender's latest assignment in that session at or before the
-  reply (`unassigned` when there is none): SPEC 4 credits response times to
+  reply (`unassigned` when there is none): docs/contract.md §6.1.5 credits response times to
   the sender, and the agent mart is keyed by team.
 -#}
 

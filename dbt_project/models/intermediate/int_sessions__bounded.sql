@@ -1,5 +1,5 @@
 {#-
-  Start, end and final state of every session. TTL expiry (SPEC 3.4): a
+  Start, end and final state of every session. TTL expiry (docs/contract.md §4.5, §4.6): a
   session with no terminal state ends at the activity just before its first
   TTL gap + TTL; with no gap, at its last activity + TTL once that is at or
   before the watermark (the latest occurred_at loaded). A late event inside

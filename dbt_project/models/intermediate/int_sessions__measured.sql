@@ -1,5 +1,5 @@
 {#-
-  Every SPEC 4 session measure except the person: `fct_sessions` adds the
+  Every session measure of docs/contract.md §6.1.1 except the person: `fct_sessions` adds the
   unified user, which a new identity link elsewhere can change, so the
   per-session work stays incremental and the mart is a thin join.
 -#}

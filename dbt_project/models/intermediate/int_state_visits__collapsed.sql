@@ -1,5 +1,5 @@
 {#-
-  Stage visits (SPEC 3.3, 4): the implicit inbound_queue entry, then every
+  Stage visits (docs/contract.md §3.3, §3.4): the implicit inbound_queue entry, then every
   state change; a change naming the current state starts no new visit. A
   session ended by TTL gets a closing `expired` visit at the expiry time.
 -#}

@@ -1,4 +1,4 @@
-{#- One row per unified person: every identifier seen, when, and how many sessions (SPEC 4). -#}
+{#- One row per unified person: every identifier seen, when, and how many sessions (docs/contract.md §6.1.3). -#}
 
 with users as (
     select * from {{ ref('int_users__mapped') }}

@@ -1,5 +1,5 @@
 {#-
-  SPEC 4: sessions active at the start of every hour from the first session
+  docs/contract.md §6.1.10: sessions active at the start of every hour from the first session
   to the watermark. A session is active at hour h when it started at or
   before h and had not ended by h, so it adds one from the first hour
   boundary at or after its start and takes it back from the first one at or

@@ -1,5 +1,5 @@
 {#-
-  SPEC 4 friction, per funnel step, counted in distinct linked sessions:
+  Friction (docs/contract.md §6.1.4), per funnel step, counted in distinct linked sessions:
   who reached a step, moved on from it, gave up on it, or asked for a human
   there, and how long the step held them.
 -#}

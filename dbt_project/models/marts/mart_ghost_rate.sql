@@ -1,4 +1,4 @@
-{#- SPEC 3.5 ghost rate: the share of webview events that no handshake token tied to a conversation, per UTC day. -#}
+{#- Ghost rate (docs/contract.md §5.4, §6.1.10): the share of webview events that no handshake token tied to a conversation, per UTC day. -#}
 
 with events as (
     select * from {{ ref('stg_raw__events') }}

@@ -1,4 +1,4 @@
-{#- SPEC 4 handovers: transfers between teams and the wait until a human speaks after each. -#}
+{#- Handovers (docs/contract.md §6.1.8): transfers between teams and the wait until a human speaks after each. -#}
 
 with events as (
     select * from {{ ref('int_events__sessionized') }}

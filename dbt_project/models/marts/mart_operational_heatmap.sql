@@ -1,5 +1,5 @@
 {#-
-  SPEC 4 demand heatmap: all 168 weekday × hour cells in the reporting time
+  Demand heatmap (docs/contract.md §6.1.9): all 168 weekday × hour cells in the reporting time
   zone (var `reporting_timezone`), zero counts and null medians where
   nothing happened.
 -#}

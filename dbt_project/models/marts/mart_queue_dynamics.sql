@@ -1,5 +1,5 @@
 {#-
-  SPEC 4 queue dynamics: every pending_agent visit on the UTC day it began,
+  Queue dynamics (docs/contract.md §6.1.7): every pending_agent visit on the UTC day it began,
   credited to the team of the assignment that ends it, else the session's
   latest transfer target at or before it, else `unassigned`.
 -#}

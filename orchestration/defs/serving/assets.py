@@ -6,32 +6,15 @@ readers keep the previous snapshot.
 """
 
 
-import json
-from pathlib import Path
-
 import dagster as dg
 
 from ingestion.settings import Settings
 from orchestration.defs.dbt.project import dbt_project
 from orchestration.defs.policies import DUCKDB_POOL, OWNERS
-from orchestration.defs.serving.publish import SCHEMA, SNAPSHOT_ASSET, Descriptions, publish_snapshot
+from orchestration.defs.serving.descriptions import descriptions, mart_models
+from orchestration.defs.serving.publish import SCHEMA, SNAPSHOT_ASSET, publish_snapshot
 
 SNAPSHOT_KEY = dg.AssetKey(list(SNAPSHOT_ASSET))
-
-
-def mart_models(manifest_path: Path) -> dict[str, dict]:
-    """The dbt models of the marts folder, by name."""
-    manifest = json.loads(manifest_path.read_text())
-    return {node["name"]: node for node in manifest["nodes"].values()
-            if node["resource_type"] == "model" and node["fqn"][1:2] == [SCHEMA]}
-
-
-def descriptions(models: dict[str, dict]) -> Descriptions:
-    return Descriptions(
-        tables={name: node.get("description", "") for name, node in models.items()},
-        columns={name: {column: spec.get("description", "") for column, spec in node["columns"].items()}
-                 for name, node in models.items()},
-    )
 
 
 def build_serving_assets(settings: Settings) -> dg.AssetsDefinition:

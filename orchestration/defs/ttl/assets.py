@@ -20,7 +20,7 @@ def build_ttl_assets(settings: Settings) -> dg.AssetsDefinition:
         kinds={"python"},
         pool=DUCKDB_POOL,  # reads the warehouse; a read-only open fails while a writer holds it
         description=(
-            "TTL worker (SPEC 3.4): appends a `conversation.expired` event with a deterministic "
+            "TTL worker (docs/contract.md §4.7): appends a `conversation.expired` event with a deterministic "
             f"id for every session idle for {settings.ttl_hours:g} h (clock: {settings.ttl_clock}) "
             "whose expiry is not in raw yet; the next load takes them."
         ),
