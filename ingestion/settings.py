@@ -45,6 +45,15 @@ class Settings:
         return self.home / "spool"
 
     @property
+    def dbt_target_dir(self) -> Path:
+        """dbt's artifacts (run_results.json, partial-parse state) of the runs on this home."""
+        return self.home / "dbt" / "target"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
     def secrets_dir(self) -> Path:
         return self.home / "secrets"
 

@@ -35,7 +35,7 @@ def _import(paths: list[Path], settings: Settings, strict: bool = False) -> int:
     return 1 if strict and report.quarantined else 0
 
 
-def _run(settings: Settings, full_refresh: bool = False) -> int:
+def _run(settings: Settings, full_refresh: bool = False, verbose: bool = False) -> int:
     from ingestion.sinks import waiting
     from orchestration import run_state
 
@@ -49,19 +49,18 @@ def _run(settings: Settings, full_refresh: bool = False) -> int:
         return 0
 
     from orchestration.defs.serving.publish import SNAPSHOT_ASSET
+    from orchestration.progress import StageProgress
     from orchestration.runner import run_load_and_transform
+    from orchestration.terminal import run_output
 
-    _say(f"run: {backlog.batches} batch(es) waiting in {backlog.where}; loading and building every asset…")
+    _say(f"run: {backlog.batches} batch(es) waiting in {backlog.where}; loading, building, checking, publishing…")
     run_state.forget_run(settings)  # a run that dies half-way must not be taken for a finished one
-    summary = run_load_and_transform(settings, full_refresh=full_refresh, progress=_say)
+    log = settings.logs_dir / f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.log"
+    with run_output(log, verbose) as terminal, StageProgress(terminal.stage):
+        summary = run_load_and_transform(settings, full_refresh=full_refresh, progress=terminal.say)
     published = summary.metadata.get("/".join(SNAPSHOT_ASSET))
     if summary.success and not summary.checks_failed:
         run_state.record_run(settings, summary.run_id, published["version"] if published else None)
-    raw = {k: v for k, v in summary.metadata.items() if k.startswith("raw/")}
-    for key, meta in raw.items():
-        rows = meta.get("rows_loaded", meta.get("row_count"))
-        if rows is not None:
-            _say(f"  {key}: {rows:,} new rows")
     _say(f"run {summary.run_id[:8]}: {'succeeded' if summary.success else 'FAILED'} in "
          f"{summary.seconds:.1f} s; {len(summary.materialized)} assets materialized, "
          f"{summary.checks_passed} checks passed, {len(summary.checks_failed)} failed")
@@ -70,9 +69,11 @@ def _run(settings: Settings, full_refresh: bool = False) -> int:
     _say_publication(settings, published)
     if summary.failure:
         _say(summary.failure)
+    if not verbose:
+        _say(f"  log (dbt, Dagster): {log}")
     if summary.failure or summary.checks_failed:
-        _say(f"  full log: DAGSTER_HOME={os.environ['DAGSTER_HOME']} .venv/bin/dagster dev -w workspace.yaml, "
-             f"then open http://127.0.0.1:3000 → Runs → {summary.run_id[:8]}")
+        _say(f"  in the Dagster UI: DAGSTER_HOME={os.environ['DAGSTER_HOME']} .venv/bin/dagster dev -w workspace.yaml, "
+             f"then http://127.0.0.1:3000 → Runs → {summary.run_id[:8]}")
     return 0 if summary.success and not summary.checks_failed else 1
 
 
@@ -200,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     collect.add_argument("--host", default="127.0.0.1", help="address to listen on")
     collect.add_argument("--port", type=int, default=8700, help="port to listen on")
     run = command("run", "load the spool, build every downstream asset once, publish the serving snapshot")
-    run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="rebuild incremental models from scratch, even when nothing is new")
+    run.add_argument("--verbose", action="store_true",
+                     help="stream dbt's and Dagster's logs instead of writing them to $JOURNEY_HOME/logs/")
     report = command("report", "render the stakeholder report now from the serving snapshot")
     report.add_argument("--out", type=Path, default=argparse.SUPPRESS, metavar="DIR",
                         help="folder for the dated report folders (default: JOURNEY_REPORTS_DIR, "
@@ -221,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 
             serve(args.host, args.port)
             return 0
-        return _run(settings, args.full_refresh)
+        return _run(settings, args.full_refresh, args.verbose)
     except (FileNotFoundError, ValueError) as exc:
         print(f"journey {args.command}: {exc}", file=sys.stderr)
         return 2

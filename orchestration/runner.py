@@ -85,6 +85,8 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
 
 def run_load_and_transform(settings: Settings, full_refresh: bool = False,
                            progress: Callable[[str], None] | None = None) -> RunSummary:
+    """Runs the job; `progress` hears of reaped runs. Stage lines come from
+    `orchestration.progress.StageProgress`, attached by the caller."""
     ensure_dagster_home(settings)
     from orchestration.defs.build import LOAD_AND_TRANSFORM, build_definitions
 
@@ -101,7 +103,7 @@ def run_load_and_transform(settings: Settings, full_refresh: bool = False,
             tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
             run_config={
                 "ops": {"journey_dbt": {"config": {"full_refresh": full_refresh}}},
-                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                "loggers": {"console": {"config": {"log_level": "INFO"}}, "journey_progress": {}},
             },
         )
         summary = RunSummary(success=result.success, run_id=result.run_id,
@@ -112,8 +114,6 @@ def run_load_and_transform(settings: Settings, full_refresh: bool = False,
                 key = mat.asset_key.to_user_string()
                 summary.materialized.append(key)
                 summary.metadata[key] = {k: v.value for k, v in mat.metadata.items()}
-                if progress:
-                    progress(f"  built {key}")
             elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
                 evaluation = event.event_specific_data
                 if evaluation.passed:

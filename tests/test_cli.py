@@ -4,9 +4,12 @@ import os
 import subprocess
 import sys
 
+import dagster as dg
 import duckdb
 
+from ingestion.settings import Settings
 from ingestion.simulator import simulate, write_ndjson
+from orchestration import run_state
 from orchestration.cli import main
 from tests.conftest import event, run_journey, write_lines
 
@@ -74,3 +77,28 @@ def test_first_run_on_an_empty_install_builds_empty_marts(settings):
         assert con.sql("select count(*) from raw.events").fetchall()[0][0] == 0
         assert con.sql("select count(*) from marts.fct_sessions").fetchall()[0][0] == 0
         assert con.sql("select count(*) from marts.mart_operational_heatmap").fetchall()[0][0] == 168
+
+
+def test_a_run_with_nothing_new_does_nothing_and_says_so(settings, tmp_path, capsys, monkeypatch):
+    """Nothing waits, nothing changed: no Dagster run, the same snapshot file, exit 0; new data,
+    a changed setting or a changed model, and the next run builds."""
+    assert main(["run"]) == 0
+    with dg.DagsterInstance.get() as instance:
+        runs_before = instance.get_runs_count()
+    snapshot = settings.serving_db.read_bytes()
+    capsys.readouterr()
+
+    assert main(["run"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing new since run" in out and f"serving snapshot 1 stays: {settings.serving_db}" in out
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_runs_count() == runs_before
+    assert settings.serving_db.read_bytes() == snapshot
+
+    assert run_state.unchanged_since(settings, waiting_batches=0) is not None
+    assert run_state.unchanged_since(settings, waiting_batches=1) is None
+    monkeypatch.setenv("JOURNEY_TTL_HOURS", "12")
+    assert run_state.unchanged_since(Settings.from_env(), waiting_batches=0) is None
+    monkeypatch.delenv("JOURNEY_TTL_HOURS")
+    monkeypatch.setattr(run_state, "REPO", tmp_path)  # the watched files are now other files
+    assert run_state.unchanged_since(settings, waiting_batches=0) is None

@@ -20,6 +20,7 @@ from orchestration.defs.dlt.sensors import build_spool_sensor
 from orchestration.defs.ttl.assets import EXPIRY_EVENTS, build_ttl_assets
 from orchestration.defs.report import build_report_assets, daily_stakeholder_report, stakeholder_report_job
 from orchestration.defs.serving import build_serving_assets
+from orchestration.progress import journey_progress
 
 LOAD_AND_TRANSFORM = "load_and_transform"
 TTL_WORKER = "ttl_worker"
@@ -69,5 +70,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         resources={
             "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=DBT_EXECUTABLE),
         },
+        # `journey run` turns the run's events into one line per stage (orchestration/progress.py).
+        loggers={"console": dg.colored_console_logger, "journey_progress": journey_progress},
     )
 

@@ -38,6 +38,9 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
         ),
     )
     def journey_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
-        yield from dbt.cli(dbt_build_args(config, settings.ttl_hours), context=context).stream()
+        # One target folder per warehouse, kept between runs: dbt's partial parsing
+        # then stays valid and a run does not re-parse the whole project.
+        yield from dbt.cli(dbt_build_args(config, settings.ttl_hours), context=context,
+                           target_path=settings.dbt_target_dir).stream()
 
     return journey_dbt

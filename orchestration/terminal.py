@@ -1,0 +1,65 @@
+"""What `journey` shows in the terminal while a run's own logs go to a file.
+
+dbt, Dagster and the libraries under them print hundreds of lines a run. The
+command keeps one line per stage for the terminal and sends everything else,
+subprocesses included, to a log file by pointing file descriptors 1 and 2 at
+it (so nothing escapes the capture); `--verbose` streams it all instead.
+Rich decides colour: none when the output is not a terminal.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+
+MARKS = {"ok": "[green]✓[/]", "failed": "[bold red]✗[/]", "skipped": "[yellow]–[/]"}
+
+
+class Terminal:
+    def __init__(self, console: Console):
+        self.console = console
+
+    def say(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def stage(self, line: str, outcome: str) -> None:
+        self.console.print(f"{MARKS[outcome]} ", end="")
+        self.say(line)
+
+
+@contextmanager
+def run_output(log_path: Path, verbose: bool) -> Iterator[Terminal]:
+    """A Terminal on the real standard output; meanwhile (unless verbose) fds 1 and 2 go to `log_path`."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        stdout_fd = sys.stdout.fileno()
+    except (AttributeError, io.UnsupportedOperation):  # an in-memory stdout (a test's capture)
+        yield Terminal(Console(file=sys.stdout))
+        return
+    terminal = os.fdopen(os.dup(stdout_fd), "w", buffering=1, encoding="utf-8", errors="replace")
+    if not verbose or not terminal.isatty():
+        os.environ.setdefault("DBT_USE_COLORS", "false")  # dbt colours even what goes to a file
+    if verbose:
+        with terminal:
+            yield Terminal(Console(file=terminal))
+        return
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    saved = [os.dup(1), os.dup(2)]
+    with open(log_path, "ab") as log, terminal:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield Terminal(Console(file=terminal))
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, copy in zip((1, 2), saved):
+                os.dup2(copy, fd)
+                os.close(copy)
