@@ -1,4 +1,4 @@
-"""The Dagster UI in a real browser: the asset graph, a mart's page and its materialization's run.
+"""The Dagster UI in a real browser: the asset graph, a mart's page, the serving snapshot's page and a run.
 
 `journey run` builds the marts on a home whose Dagster instance `dagster dev`
 then serves; Debian's chromium opens the global asset graph and the run, and
@@ -47,7 +47,7 @@ def test_asset_graph_and_run_page_render_in_chromium(built_home):
             skip = page.get_by_role("button", name="Skip")  # the community sign-up dialog of a new instance
             skip.wait_for(timeout=TIMEOUT_MS)
             skip.click()
-            for group in ("ingestion", "staging", "intermediate", "marts", "reports", "ttl"):
+            for group in ("ingestion", "staging", "intermediate", "marts", "serving", "reports", "ttl"):
                 page.get_by_text(group, exact=True).first.wait_for(timeout=TIMEOUT_MS)
             page.screenshot(path=str(ARTIFACTS / "dagster_asset_graph.png"))
 
@@ -56,10 +56,19 @@ def test_asset_graph_and_run_page_render_in_chromium(built_home):
             page.get_by_text("Freshness policy").first.wait_for(timeout=TIMEOUT_MS)
             page.screenshot(path=str(ARTIFACTS / "dagster_fct_sessions.png"))
 
+            # The snapshot's page shows where readers find it and what it holds.
+            page.goto(f"{url}/assets/serving/marts_snapshot", timeout=TIMEOUT_MS)
+            page.get_by_text("Latest materialization").first.wait_for(timeout=TIMEOUT_MS)
+            for label in ("data_watermark", "events_loaded", "row_counts"):
+                page.get_by_text(label).first.wait_for(timeout=TIMEOUT_MS)
+            page.get_by_text(str(built_home / "serving" / "journey.duckdb")).first.wait_for(timeout=TIMEOUT_MS)
+            page.screenshot(path=str(ARTIFACTS / "dagster_serving_snapshot.png"))
+
             page.goto(f"{url}/runs/{run['runId']}", timeout=TIMEOUT_MS)
             page.get_by_text("journey_dbt").first.wait_for(timeout=TIMEOUT_MS)
             page.get_by_text("Success", exact=True).first.wait_for(timeout=TIMEOUT_MS)
             page.screenshot(path=str(ARTIFACTS / "dagster_run.png"))
             browser.close()
-    for name in ("dagster_asset_graph.png", "dagster_fct_sessions.png", "dagster_run.png"):
+    for name in ("dagster_asset_graph.png", "dagster_fct_sessions.png", "dagster_serving_snapshot.png",
+                 "dagster_run.png"):
         assert (ARTIFACTS / name).stat().st_size > 20_000  # a rendered page, not a blank one

@@ -10,8 +10,6 @@ import dagster as dg
 
 from ingestion.settings import Settings
 from orchestration.defs.policies import OWNERS
-from orchestration.defs.report.deliver import SmtpSettings
-from orchestration.defs.report.make import make_report
 from orchestration.defs.serving import SNAPSHOT_KEY
 
 REPORT_KEY = dg.AssetKey(["reports", "stakeholder_report"])
@@ -31,6 +29,10 @@ def build_report_assets(settings: Settings) -> dg.AssetsDefinition:
                     "mailed when JOURNEY_SMTP_HOST is set.",
     )
     def stakeholder_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        # Imported here: matplotlib and pandas cost every `journey run` seconds otherwise.
+        from orchestration.defs.report.deliver import SmtpSettings
+        from orchestration.defs.report.make import make_report
+
         smtp = SmtpSettings.from_env()
         files, delivered = make_report(settings, send=True, smtp=smtp)
         if not delivered:
