@@ -32,7 +32,11 @@ must hold exactly the distinct events sent, and the mart row counts are printed.
 With two or more sizes: the growth of each stage from each size to the next,
 against the events ratio, and the dbt models that grew most (run_results.json).
 
+The period ends yesterday 00:00 UTC unless --start is given (`_common.simulation_start`),
+so the edge accepts every event on any date; the header line names the commit.
+
 Usage: .venv/bin/python benchmarks/end_to_end_scale.py --events 1000000 10000000 [--json out.json]
+Smoke run (a minute or two, mostly dbt and GX start-up): --events 3000 --days 2 --dbt-project worktree
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from pathlib import Path
 import duckdb
 import psutil
 
+from _common import git_commit, simulation_start
 from ingestion.simulator import simulate, write_ndjson
 
 HERE = Path(__file__).resolve().parent
@@ -137,18 +142,20 @@ def _shard(path: str, days: float, sessions_per_day: int, seed: int, start: str,
             "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
-def deliveries_per_conversation(shard_days: float, seed: int) -> float:
+def deliveries_per_conversation(shard_days: float, seed: int, conversations: int = 10_000) -> float:
     """Delivered events (duplicates included) per new conversation in a shard this
     long, from a pilot of 10,000 conversations: shorter shards cut more journeys
     at their end (3-day shards: ~6 % fewer events than one 30-day run)."""
-    per_day = max(1, round(10_000 / shard_days))
+    per_day = max(1, round(conversations / shard_days))
     return len(simulate(days=shard_days, sessions_per_day=per_day, seed=seed).events) / (shard_days * per_day)
 
 
 def generate(run: Run, work: Path, args) -> list[Path]:
     shards = max(1, round(run.target / args.shard_events))
     shard_days = args.days / shards
-    spd = max(1, round(run.target / args.days / deliveries_per_conversation(shard_days, args.seed - 1)))
+    # The pilot is 10,000 conversations from 100,000 events up; smaller (smoke) runs use fewer.
+    pilot = min(10_000, max(200, run.target // 10))
+    spd = max(1, round(run.target / args.days / deliveries_per_conversation(shard_days, args.seed - 1, pilot)))
     start = datetime.fromisoformat(args.start).replace(tzinfo=timezone.utc)
     paths = [work / "events" / f"shard-{k:03d}.ndjson" for k in range(shards)]
     started = time.perf_counter()
@@ -527,7 +534,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000],
                         help="target delivered events per run (duplicates included); smallest first")
     parser.add_argument("--days", type=float, default=30, help="period every run covers (shards split it)")
-    parser.add_argument("--start", default="2026-10-01", help="UTC date the period starts (must be in the past)")
+    parser.add_argument("--start", help="UTC date the period starts (default: so that it ends yesterday, "
+                                        "00:00 UTC; the figures of 2026-11-24 used 2026-10-01)")
     parser.add_argument("--shard-events", type=int, default=1_000_000)
     parser.add_argument("--gen-workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=100)
@@ -540,9 +548,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = parser.parse_args()
+    if args.start is None:
+        start = simulation_start(args.days)
+        args.start = f"{start:%Y-%m-%d}" if start == start.replace(hour=0, minute=0) else start.isoformat()
+    elif datetime.fromisoformat(args.start).replace(tzinfo=timezone.utc) + timedelta(days=args.days) > \
+            datetime.now(timezone.utc):
+        parser.error(f"--start {args.start} + --days {args.days:g} ends in the future: the edge refuses its events")
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                            text=True).stdout.strip()
+    commit = git_commit()
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}, {os.cpu_count()} cores, "
           f"{psutil.virtual_memory().total / 2**30:.0f} GiB, load avg {os.getloadavg()[0]:.2f}; "
           f"dbt project from {args.dbt_project}; peak RSS: psutil, process tree summed, every 0.1 s", flush=True)

@@ -8,7 +8,11 @@ same process, alternating, median of --repeat runs each:
   loader    `load_spool`: parse + integrity check + dedup + dlt merge on event_id, new warehouse
   reload    the same segments loaded again into the filled warehouse (all duplicates)
 
-Usage: .venv/bin/python benchmarks/loader_throughput.py [--days 60 --sessions-per-day 1070]
+The simulated period ends yesterday 00:00 UTC (`_common.simulation_start`), so
+the edge accepts every event on any date; the header line names the commit.
+
+Usage: .venv/bin/python benchmarks/loader_throughput.py [--days 60 --sessions-per-day 1070] [--repeat 3]
+Smoke run (seconds): --days 1 --sessions-per-day 40 --repeat 1
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ import shutil
 import statistics
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 
-from ingestion.edge import Edge
+from _common import git_commit, simulation_start
+from ingestion.edge import Edge, utc_now_iso
 from ingestion.loader import load_spool
 from ingestion.settings import Settings
 from ingestion.simulator import simulate
@@ -32,7 +38,7 @@ from ingestion.spool import SpoolReader, SpoolWriter
 
 def write_spool(settings: Settings, events: list[dict]) -> list[Path]:
     edge = Edge(secrets.token_bytes(32))
-    received_at = "2026-11-24T10:00:00.000000+00:00"
+    received_at = utc_now_iso()                # the edge refuses events over an hour after this
     with SpoolWriter(settings.spool_dir, settings.segment_max_bytes, float("inf")) as writer:
         for start in range(0, len(events), 50_000):
             writer.append([edge.accept(e, received_at) for e in events[start:start + 50_000]])
@@ -73,9 +79,13 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="journey-bench-"))
     settings = Settings.from_env({"JOURNEY_HOME": str(work / "home")})
+    start = simulation_start(args.days)
+    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {git_commit()}; "
+          f"simulate(days={args.days}, sessions_per_day={args.sessions_per_day}, seed=1) "
+          f"from {start:%Y-%m-%d}; median of {args.repeat}", flush=True)
     try:
         t = time.perf_counter()
-        sim = simulate(days=args.days, sessions_per_day=args.sessions_per_day, seed=1)
+        sim = simulate(days=args.days, sessions_per_day=args.sessions_per_day, seed=1, start=start)
         segments = write_spool(settings, sim.events)
         size = sum(s.stat().st_size for s in segments)
         print(f"setup: {len(sim.events):,} deliveries ({sim.n_unique_events:,} distinct events), "

@@ -80,7 +80,7 @@ def _run(settings: Settings, full_refresh: bool = False, verbose: bool = False) 
 def _say_publication(settings: Settings, published: dict | None) -> None:
     if published:
         _say(f"serving snapshot {published['version']} published: {settings.serving_db} "
-             f"(data as of {published['data_watermark']} UTC, {published['events_loaded']:,} events)")
+             f"(data as of {published['data_watermark']}, {published['events_loaded']:,} events)")
     elif settings.serving_db.exists():
         _say(f"serving snapshot not replaced: readers keep the previous one at {settings.serving_db}")
     else:

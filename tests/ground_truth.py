@@ -1,4 +1,4 @@
-"""Compare marts with the simulator's ground truth, row by row and column by column.
+"""Compare marts with the ground truth of a simulation (tests/truth), row by row and column by column.
 
 Rows are keyed by the mart's grain. Durations (`*_s` columns) agree within half a
 millisecond: a median of whole milliseconds can end in .5 ms, where rounding both
@@ -18,7 +18,8 @@ import duckdb
 
 from ingestion.privacy import load_hash_key, pseudonymize
 from ingestion.settings import Settings
-from ingestion.simulator import MART_COLUMNS, Simulation
+from ingestion.simulator import Simulation
+from tests.truth import MART_COLUMNS, Simulated, truth
 
 SESSION_COLUMNS = (
     "conversation_id", "unified_user_id", "channel", "department", "query_nature", "started_at",
@@ -85,10 +86,11 @@ def unified_user_id(person: dict, key: bytes) -> str:
     return "a:" + min(person["anonymous_ids"])
 
 
-def expected_rows(sim: Simulation, settings: Settings, mart: str) -> list[dict]:
+def expected_rows(sim: Simulation | Simulated, settings: Settings, mart: str) -> list[dict]:
     """The truth of one mart as rows with exactly its contract columns."""
+    known = truth(sim)
     key = load_hash_key(settings)
-    unified = [unified_user_id(p, key) for p in sim.persons]
+    unified = [unified_user_id(p, key) for p in known.persons]
     if mart == "dim_users":
         return [{
             "unified_user_id": uid,
@@ -98,16 +100,16 @@ def expected_rows(sim: Simulation, settings: Settings, mart: str) -> list[dict]:
             "first_seen_at": p["first_seen_at"],
             "last_seen_at": p["last_seen_at"],
             "sessions": len(p["session_ids"]),
-        } for uid, p in zip(unified, sim.persons)]
-    person_of = {s["session_id"]: s["person"] for s in sim.sessions}
+        } for uid, p in zip(unified, known.persons)]
+    person_of = {s["session_id"]: s["person"] for s in known.sessions}
     if mart == "fct_sessions":
-        truth = sim.sessions
+        rows = known.sessions
     elif mart == "fct_state_transitions":
-        truth = sim.visits
+        rows = known.visits
     else:
-        return sim.marts[mart]
+        return known.marts[mart]
     return [{c: unified[person_of[row["session_id"]]] if c == "unified_user_id" else row[c]
-             for c in COLUMNS[mart]} for row in truth]
+             for c in COLUMNS[mart]} for row in rows]
 
 
 def actual_rows(warehouse: Path, mart: str) -> list[dict]:
@@ -137,7 +139,7 @@ def _name(key: tuple) -> str:
     return repr(key[0]) if len(key) == 1 else repr(key)
 
 
-def mart_mismatches(warehouse: Path, sim: Simulation, settings: Settings, mart: str) -> list[str]:
+def mart_mismatches(warehouse: Path, sim: Simulation | Simulated, settings: Settings, mart: str) -> list[str]:
     """Every row and column where the mart in the warehouse differs from the truth."""
     return row_mismatches(mart, expected_rows(sim, settings, mart), actual_rows(warehouse, mart))
 
@@ -161,13 +163,13 @@ def row_mismatches(mart: str, expected: list[dict], actual: list[dict],
     return problems
 
 
-def session_mismatches(warehouse: Path, sim: Simulation, settings: Settings) -> list[str]:
+def session_mismatches(warehouse: Path, sim: Simulation | Simulated, settings: Settings) -> list[str]:
     return mart_mismatches(warehouse, sim, settings, "fct_sessions")
 
 
-def visit_mismatches(warehouse: Path, sim: Simulation, settings: Settings) -> list[str]:
+def visit_mismatches(warehouse: Path, sim: Simulation | Simulated, settings: Settings) -> list[str]:
     return mart_mismatches(warehouse, sim, settings, "fct_state_transitions")
 
 
-def user_mismatches(warehouse: Path, sim: Simulation, settings: Settings) -> list[str]:
+def user_mismatches(warehouse: Path, sim: Simulation | Simulated, settings: Settings) -> list[str]:
     return mart_mismatches(warehouse, sim, settings, "dim_users")

@@ -11,11 +11,12 @@ import duckdb
 import pytest
 
 from ingestion.settings import Settings
-from ingestion.simulator import simulate, write_ndjson
+from ingestion.simulator import write_ndjson
 from ingestion.spool import SpoolReader
 from ingestion.ttl import emit_expiries
 from tests.conftest import run_journey
 from tests.ground_truth import session_mismatches
+from tests.truth import simulate
 
 DAYS, PER_DAY, SEED = 2, 60, 21
 HASH_KEY = secrets.token_hex(32)

@@ -299,7 +299,8 @@ def _figure_values(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, 
     if not values["sessions"]:  # averages over no session are not 0 %
         values = {key: (0 if key == "sessions" else None) for key in values}
     values["ghost_rate"] = _query(con, GHOST_SQL, period).fetchone()[0]
-    return {key: None if value is None else float(value) for key, value in values.items()}
+    return {key: None if value is None else int(value) if key == "sessions" else float(value)
+            for key, value in values.items()}
 
 
 def _channels(channels: pd.DataFrame) -> pd.DataFrame:
@@ -325,7 +326,7 @@ def _daily(counts: pd.DataFrame, period: Period) -> pd.DataFrame:
     grid = pd.MultiIndex.from_product([range(2 * period.days), channels], names=["days_back", "channel"])
     frame = (counts.set_index(["days_back", "channel"]).reindex(grid, fill_value=0).reset_index()
              .sort_values(["days_back", "channel"], ascending=[False, True], ignore_index=True))
-    frame["day_end"] = [period.end - timedelta(days=int(d)) for d in frame["days_back"]]
+    frame["day_end"] = pd.to_datetime([period.end - timedelta(days=int(d)) for d in frame["days_back"]])
     frame["period"] = ["current" if d < period.days else "previous" for d in frame["days_back"]]
     frame["sessions"] = frame["sessions"].astype(int)
     return frame[["period", "days_back", "day_end", "channel", "sessions"]]

@@ -26,8 +26,8 @@ from orchestration.defs.report.wording import (
     headline_sentences,
     local_time,
     missing,
-    percent,
     n_days,
+    percent,
     period_dates,
     period_span,
     score,
@@ -209,8 +209,9 @@ def _tables(data: ReportData, zone: str) -> dict[str, pd.DataFrame]:
         } for f in h.figures]),
         "channels": data.channels,
         "csat": data.csat,
-        "daily_volume": data.daily.assign(day_start=data.daily["day_end"] - timedelta(days=1),
-                                          label=[day_label(end, zone) for end in data.daily["day_end"]]),
+        "daily_volume": data.daily.assign(label=[day_label(end, zone) for end in data.daily["day_end"]],
+                                          day_start=data.daily["day_end"] - timedelta(days=1))[
+            ["period", "label", "day_start", "day_end", "channel", "sessions", "days_back"]],
         "agents": data.agents,
         "reply_times": data.replies,
         **data.marts,
@@ -315,6 +316,7 @@ def _channels_table(channels: pd.DataFrame, h: Headline) -> str:
     """Per channel, then all channels (the headline's figures, so the rows visibly add up)."""
     if not channels["sessions"].sum():
         return f"<p>{esc(_no_sessions(h))}</p>"
+
     def row(name: str, sessions: Figure, share: float, resolved: float, contained: float) -> list[str]:
         return [esc(name), value(sessions), percent(share), value(sessions, current=False),
                 esc(change(sessions, h.has_previous)), percent(resolved), percent(contained)]
@@ -323,8 +325,9 @@ def _channels_table(channels: pd.DataFrame, h: Headline) -> str:
                 c.share, c.resolved_share, c.bot_containment) for c in channels.itertuples()]
     total = row("all channels", h.figure("sessions"), 1.0, h.figure("resolved_share").current,
                 h.figure("bot_containment").current)
-    return _table(["channel", "sessions", "share of sessions", f"previous {n_days(h.period.days)}", "change", "resolved",
-                   "bot containment"], rows, total=total)
+    headers = ["channel", "sessions", "share of sessions", f"previous {n_days(h.period.days)}", "change",
+               "resolved", "bot containment"]
+    return _table(headers, rows, total=total)
 
 
 def _csat_section(csat: pd.DataFrame, h: Headline) -> str:

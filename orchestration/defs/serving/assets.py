@@ -28,7 +28,7 @@ def build_serving_assets(settings: Settings) -> dg.AssetsDefinition:
         owners=OWNERS,
         # Reads the working warehouse: queue with its writers.
         pool=DUCKDB_POOL,
-        description="The marts as one read-only DuckDB file for BI tools, the report and the dashboard "
+        description="The marts as one read-only DuckDB file for BI tools and the stakeholder report "
                     f"({settings.serving_db}), with table and column comments and the one-row "
                     "marts.publication. Replaced atomically after every run whose checks pass.",
     )
@@ -38,7 +38,7 @@ def build_serving_assets(settings: Settings) -> dg.AssetsDefinition:
         return dg.MaterializeResult(metadata={
             "path": dg.MetadataValue.path(str(published.path)),
             "version": published.version,
-            "data_watermark": str(published.data_watermark),
+            "data_watermark": f"{published.data_watermark} UTC" if published.data_watermark else "no events yet",
             "events_loaded": published.events_loaded,
             "size_mb": round(published.bytes / 1e6, 2),
             "row_counts": dg.MetadataValue.json(published.row_counts),
