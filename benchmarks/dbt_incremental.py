@@ -23,7 +23,7 @@ The simulation ends yesterday 00:00 UTC (`_common.simulation_start`), so the edg
 accepts every event on any date; the header line names the commit.
 
 Usage: .venv/bin/python benchmarks/dbt_incremental.py [--days 84 --sessions-per-day 900]
-Smoke run (under a minute on an idle machine): --days 1 --sessions-per-day 30 --no-floor
+Smoke run (four dbt invocations, a few minutes at most): --days 1 --sessions-per-day 30 --no-floor
 (--no-floor leaves out the runs that measure dbt's fixed cost: nothing new, warm, importing dbt)
 """
 

