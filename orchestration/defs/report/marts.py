@@ -23,11 +23,9 @@ EXTRACTS = {
     "mart_queue_dynamics": "day, team",
     "mart_ghost_rate": "day",
 }
-# Every table the report reads: what a job that renders it depends on.
-MARTS_READ = ("publication", "fct_sessions", "fct_agent_sessions", "fct_agent_responses", *EXTRACTS)
 
-# Named parameters $start, $end and $previous_start are a period's bounds (`Period.params`):
-# a session belongs to the period it started in, after the start and at or before the end.
+# Named parameters ($start, $end, $previous_start, $first_day, $last_day) are a period's bounds
+# (`Period.params`): a session belongs to the period it started in, after the start and at or before the end.
 CURRENT = "started_at > $start and started_at <= $end"
 PREVIOUS = "started_at > $previous_start and started_at <= $start"
 
