@@ -19,24 +19,21 @@ import dagster as dg
 import duckdb
 import numpy as np
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
 
 from ingestion.settings import Settings
 from ingestion.simulator import write_ndjson
-from orchestration.defs.report import REPORT_JOB, REPORT_KEY, build_report_assets
+from orchestration.defs.report.assets import REPORT_JOB, REPORT_KEY, build_report_assets
 from orchestration.defs.report.deliver import SmtpSettings, send_report
 from orchestration.defs.report.marts import EXTRACTS
 from orchestration.defs.report.render import CHARTS, content_id, render_report
-from orchestration.defs.serving import SNAPSHOT_KEY
-from tests.collector_server import free_port
+from orchestration.defs.serving.assets import SNAPSHOT_KEY
 from tests.conftest import run_journey
+from tests.smtp_server import PASSWORD, smtp_env, smtp_server  # noqa: F401 (a fixture)
 from tests.truth import simulate
 
 DAY = date(2026, 11, 9)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HASH_KEY = secrets.token_hex(32)
-PASSWORD = "s3cret-" + secrets.token_hex(8)
 CSVS = {"period", "headline", "channels", "csat", "daily_volume", "agents", "reply_times", *EXTRACTS}
 # The loopback server takes AUTH without TLS, which aiosmtpd rightly warns about.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -278,35 +275,6 @@ def test_only_a_serving_snapshot_is_read(home, tmp_path):
         render_report(warehouse, tmp_path)
 
 
-class Inbox:
-    """aiosmtpd handler: keeps every envelope and every login it accepted."""
-
-    def __init__(self):
-        self.envelopes = []
-        self.logins = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-    def authenticate(self, server, session, envelope, mechanism, auth_data):
-        self.logins.append((auth_data.login.decode(), auth_data.password.decode()))
-        return AuthResult(success=auth_data.password.decode() == PASSWORD)
-
-
-@pytest.fixture
-def smtp_server():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), authenticator=inbox.authenticate,
-                            auth_required=True, auth_require_tls=False)
-    controller.start()
-    try:
-        yield inbox, SmtpSettings(host="127.0.0.1", port=controller.port, user="reporter", password=PASSWORD,
-                                  sender="journey@example.org", recipients=("ops@example.org", "cx@example.org"))
-    finally:
-        controller.stop()
-
-
 def test_delivery_to_a_real_smtp_server(report, smtp_server, caplog):
     inbox, smtp = smtp_server
     with caplog.at_level(logging.INFO):
@@ -360,9 +328,7 @@ def test_smtp_settings_from_the_environment():
 
 def test_report_asset_materializes_and_mails_through_dagster(home, smtp_server, tmp_path, monkeypatch):
     inbox, smtp = smtp_server
-    for name, value in {"JOURNEY_SMTP_HOST": smtp.host, "JOURNEY_SMTP_PORT": str(smtp.port),
-                        "JOURNEY_SMTP_USER": smtp.user, "JOURNEY_SMTP_PASSWORD": smtp.password,
-                        "JOURNEY_REPORT_FROM": smtp.sender, "JOURNEY_REPORT_TO": ",".join(smtp.recipients)}.items():
+    for name, value in smtp_env(smtp).items():
         monkeypatch.setenv(name, value)
     settings = dataclasses.replace(Settings.from_env({"JOURNEY_HOME": str(home)}), reports_dir=tmp_path / "reports")
     result = dg.materialize([build_report_assets(settings)], instance=dg.DagsterInstance.ephemeral())

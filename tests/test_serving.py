@@ -3,7 +3,11 @@ and a reader sees one publication whole, never a mix of two."""
 
 from __future__ import annotations
 
+import csv
+import email
+import email.policy
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -16,6 +20,7 @@ import pytest
 from ingestion.settings import Settings
 from ingestion.simulator import simulate, write_ndjson
 from tests.conftest import run_journey
+from tests.smtp_server import smtp_env, smtp_server  # noqa: F401 (a fixture)
 
 HASH_KEY = secrets.token_hex(32)
 LOADS = 4  # the first publishes the snapshot the reader holds; three more runs follow
@@ -157,3 +162,58 @@ def test_a_snapshot_named_like_its_schema_is_refused_at_start_up():
     """DuckDB would call the file's catalog `marts`, and `marts.<table>` would be ambiguous."""
     with pytest.raises(ValueError, match="JOURNEY_SERVING_DB must not be named marts.duckdb"):
         Settings.from_env({"JOURNEY_HOME": "/tmp/x", "JOURNEY_SERVING_DB": "/tmp/x/serving/marts.duckdb"})
+
+
+def test_journey_report_renders_from_the_snapshot_and_says_where(runs, tmp_path):
+    """In seconds, from the snapshot alone: the warehouse may be gone, the report is not."""
+    home = runs["home"]
+    (home / "warehouse.duckdb").rename(home / "warehouse.moved")
+    try:
+        out = run_journey(home, HASH_KEY, "report", "--out", str(tmp_path / "reports"))
+    finally:
+        (home / "warehouse.moved").rename(home / "warehouse.duckdb")
+    folder = Path(re.search(r"folder: (\S+)", out).group(1))
+    page = Path(re.search(r"open: +(\S+)", out).group(1))
+    assert page == folder / "report.html" and folder.parent == tmp_path / "reports"
+    assert f"from the serving snapshot {runs['settings'].serving_db}" in out
+    assert "data as of" in page.read_text()
+    assert {p.suffix for p in folder.iterdir()} == {".html", ".png", ".csv"}
+    with open(folder / "headline.csv", newline="") as fh:
+        headline = {row["figure"]: row for row in csv.DictReader(fh)}
+    with duckdb.connect() as con:  # the period the report states, counted apart from the report
+        sessions = con.execute(
+            f"attach '{runs['settings'].serving_db}' as s (read_only); "
+            "select count(*) from s.marts.fct_sessions, s.marts.publication p "
+            "where started_at > p.data_watermark - interval 7 day and started_at <= p.data_watermark").fetchone()[0]
+    assert float(headline["sessions"]["current_period"]) == sessions > 0
+
+
+def test_journey_report_send_mails_it_and_refuses_without_a_relay(runs, smtp_server, tmp_path):
+    inbox, smtp = smtp_server
+    out = run_journey(runs["home"], HASH_KEY, "report", "--out", str(tmp_path / "a"), "--send", env=smtp_env(smtp))
+    assert f"mailed to {', '.join(smtp.recipients)} via 127.0.0.1:{smtp.port}" in out
+    [envelope] = inbox.envelopes
+    assert envelope.rcpt_tos == list(smtp.recipients)
+    message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    assert "sessions" in message["Subject"]
+    assert {part.get_filename() for part in message.iter_attachments()} >= {"headline.csv", "daily_volume.png"}
+    failed = run_journey(runs["home"], HASH_KEY, "report", "--out", str(tmp_path / "b"), "--send",
+                         env={"JOURNEY_SMTP_HOST": ""}, succeed=False)
+    assert "--send needs an SMTP relay: set JOURNEY_SMTP_HOST" in failed
+
+
+def test_journey_report_before_any_publication_says_what_to_do(tmp_path):
+    out = run_journey(tmp_path / "new-home", HASH_KEY, "report", succeed=False)
+    assert "no serving snapshot at" in out and "`journey run` publishes one" in out
+
+
+def test_the_lineage_ends_at_the_readers():
+    """dbt's exposures: the snapshot reads every mart; the report reads only marts."""
+    from orchestration.defs.dbt.project import dbt_project
+
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    marts = {uid for uid, node in manifest["nodes"].items()
+             if node["resource_type"] == "model" and node["fqn"][1] == "marts"}
+    exposures = {e["name"]: set(e["depends_on"]["nodes"]) for e in manifest["exposures"].values()}
+    assert exposures["serving_snapshot"] == marts
+    assert "model.journey.fct_sessions" in exposures["stakeholder_report"] <= marts

@@ -12,14 +12,14 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from ingestion.settings import Settings
-from orchestration.defs.checks import build_gx_checks
+from orchestration.defs.checks.assets import build_gx_checks
 from orchestration.defs.dbt.assets import build_dbt_assets
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, dbt_project
 from orchestration.defs.dlt.assets import build_spool_assets
 from orchestration.defs.dlt.sensors import build_spool_sensor
 from orchestration.defs.ttl.assets import EXPIRY_EVENTS, build_ttl_assets
-from orchestration.defs.report import build_report_assets, daily_stakeholder_report, stakeholder_report_job
-from orchestration.defs.serving import build_serving_assets
+from orchestration.defs.report.assets import build_report_assets, daily_stakeholder_report, stakeholder_report_job
+from orchestration.defs.serving.assets import build_serving_assets
 from orchestration.progress import journey_progress
 
 LOAD_AND_TRANSFORM = "load_and_transform"

@@ -1,5 +1,5 @@
 {#-
-  SPEC 4 response-time samples as a fact: one row per customer message
+  docs/contract.md §6.1.6: response-time samples as a fact: one row per customer message
   answered while an agent held the session, credited to the replying agent,
   so reports and BI read reply times from the marts, never from intermediate.
 -#}

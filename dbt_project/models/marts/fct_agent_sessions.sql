@@ -1,5 +1,5 @@
 {#-
-  SPEC 4 agent work per session: one row per agent × team × session the agent
+  docs/contract.md §6.1.6: agent work per session: one row per agent × team × session the agent
   took part in (a hold, the resolution, the first human reply, or a reply).
   The one home of the per-session rules; mart_agent_performance only adds up.
 -#}
@@ -20,7 +20,7 @@ bounds as (
     select * from {{ ref('int_sessions__bounded') }}
 ),
 
--- "Before resolved" in event order (SPEC 3.4: time, then arrival, then id), so
+-- "Before resolved" in event order (docs/contract.md §4.1: time, then arrival, then id), so
 -- an assignment in the same millisecond as the close but after it gets no credit.
 holds_before_resolution as (
     select holds.session_id, holds.assigned_seq, holds.agent_id, holds.team

@@ -1,5 +1,5 @@
 {#-
-  SPEC 4 agent performance per agent × team × department × query_nature:
+  docs/contract.md §6.1.5: agent performance per agent × team × department × query_nature:
   the per-session facts (fct_agent_sessions, fct_agent_responses) added up.
   Medians and p90 are taken over the samples, never over other medians.
 -#}

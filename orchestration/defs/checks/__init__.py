@@ -1,5 +1,1 @@
-"""Great Expectations suites on the marts, run by Dagster as blocking asset checks."""
-
-from orchestration.defs.checks.assets import build_gx_checks
-
-__all__ = ["build_gx_checks"]
+"""Great Expectations suites on the marts, run by Dagster as blocking asset checks (`assets.py`)."""

@@ -1,12 +1,5 @@
-"""The scheduled stakeholder report: marts → HTML, PNG and CSV files → email."""
+"""The scheduled stakeholder report: serving snapshot → HTML, PNG and CSV files → email.
 
-from orchestration.defs.report.assets import (
-    REPORT_JOB,
-    REPORT_KEY,
-    build_report_assets,
-    daily_stakeholder_report,
-    stakeholder_report_job,
-)
-
-__all__ = ["REPORT_JOB", "REPORT_KEY", "build_report_assets", "daily_stakeholder_report",
-           "stakeholder_report_job"]
+Nothing is imported here: `journey report` reaches the renderer without
+paying for Dagster; the asset and its job live in `assets.py`.
+"""

@@ -10,7 +10,7 @@ import dagster as dg
 
 from ingestion.settings import Settings
 from orchestration.defs.policies import OWNERS
-from orchestration.defs.serving import SNAPSHOT_KEY
+from orchestration.defs.serving.assets import SNAPSHOT_KEY
 
 REPORT_KEY = dg.AssetKey(["reports", "stakeholder_report"])
 REPORT_JOB = "stakeholder_report_job"

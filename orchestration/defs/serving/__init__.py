@@ -1,5 +1,5 @@
-"""The serving snapshot: the marts as one DuckDB file that readers own."""
+"""The serving snapshot: the marts as one DuckDB file that readers own.
 
-from orchestration.defs.serving.assets import SNAPSHOT_KEY, build_serving_assets
-
-__all__ = ["SNAPSHOT_KEY", "build_serving_assets"]
+Nothing is imported here: publishing and reading need neither Dagster nor
+dbt; the Dagster asset lives in `assets.py`.
+"""
