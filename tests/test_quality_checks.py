@@ -19,10 +19,10 @@ from ingestion.importer import import_files
 from ingestion.settings import Settings
 from ingestion.simulator import simulate, write_ndjson
 from orchestration.defs.build import LOAD_AND_TRANSFORM, build_definitions
-from orchestration.defs.checks import build_gx_checks
+from orchestration.defs.checks.assets import build_gx_checks
 from orchestration.defs.checks.suites import suite_files, to_gx_suite
 from orchestration.defs.dbt.project import DBT_PROJECT_DIR
-from orchestration.defs.serving import SNAPSHOT_KEY
+from orchestration.defs.serving.assets import SNAPSHOT_KEY
 from orchestration.runner import run_load_and_transform
 
 # Every model of the marts folder must have a suite (a new mart without one fails here).

@@ -1,0 +1,167 @@
+"""The human side of a session: the queue for an agent, the agents' conversation, transfers.
+
+A session enters with `queue` (it has just entered pending_agent) or, rarely, straight
+with `human`. `depth` counts what came before the agent: 1 after a transfer or a second
+try in the queue, 2 after two; a session is transferred at most until depth 2.
+"""
+
+from __future__ import annotations
+
+from ingestion.simulator.records import Conversation
+from ingestion.simulator.timeline import Timeline
+from ingestion.simulator.world import (
+    AGENTS, BOT, DEPARTMENT_OF_TEAM, MINUTE, ROUTER, SECOND, TEAM_OF_AGENT, TEAM_OF_DEPARTMENT, TEAMS,
+    agents_online, human as human_actor,
+)
+
+
+def hand_off(tl: Timeline, c: Conversation) -> str:
+    """The bot hands the session to the agents' queue."""
+    tl.state(c, "pending_agent", tl.rng.randint(1, 4) * SECOND, BOT, "handoff")
+    return queue(tl, c)
+
+
+def queue(tl: Timeline, c: Conversation) -> str:
+    """The session has just entered pending_agent. With agents offline it may go back to the
+    bot; a user who asks again later waits in the queue a second time, without that way back."""
+    team = TEAM_OF_DEPARTMENT[c.dept]
+    depth = 0
+    while True:
+        p_offline = 0.03 if agents_online(c.t) else 0.5
+        r = tl.rng.random()
+        if depth > 0 or r >= p_offline:
+            return _wait_for_agent(tl, c, team, r - p_offline, depth)
+        outcome = _agents_offline(tl, c)
+        if outcome is not None:
+            return outcome
+        depth = 1
+
+
+def _agents_offline(tl: Timeline, c: Conversation) -> str | None:
+    """Back to the bot; the outcome, or None when the user asks for an agent again later."""
+    rng = tl.rng
+    tl.state(c, "bot_active", tl.ln(300, 0.8), BOT, "agents_offline")
+    tl.out_msg(c, rng.randint(1, 3) * SECOND, BOT)
+    r = rng.random()
+    if r < 0.4:
+        return "abandoned"
+    if r < 0.7:
+        tl.user_msg(c, tl.ln(120, 1.2))
+        tl.out_msg(c, rng.randint(1, 3) * SECOND, BOT)
+        return tl.resolve(c, tl.ln(60, 1.0), BOT, "resolved_by_bot")
+    tl.user_msg(c, tl.ln(3 * 3600, 1.0))   # asks again later
+    tl.state(c, "pending_agent", rng.randint(1, 4) * SECOND, BOT, "handoff")
+    return None
+
+
+def _wait_for_agent(tl: Timeline, c: Conversation, team: str, r: float, depth: int) -> str:
+    """`r` (uniform in [-p_offline, 1 - p_offline)) decides whether the user gives up first."""
+    rng = tl.rng
+    if r < 0.07:                                  # gives up in the queue
+        if rng.random() < 0.5:
+            tl.user_msg(c, tl.ln(240, 1.0))        # "hello??"
+        return "abandoned"
+    if r < 0.09:                                  # closed while waiting
+        tl.user_msg(c, tl.ln(120, 1.0))            # "never mind"
+        return tl.resolve(c, tl.ln(60, 1.0), ROUTER, "user_cancelled")
+    wait = queue_wait(tl, c.t)
+    agent = rng.choice(AGENTS[team])
+    pre = rng.randint(1, 3) * SECOND
+    if rng.random() < 0.25 and wait > 5 * MINUTE:   # a nudge while waiting
+        tl.user_msg(c, wait // 2)
+        wait -= wait // 2
+    tl.pick_up(c, agent, wait, pre)
+    return human(tl, c, agent, depth)
+
+
+def queue_wait(tl: Timeline, t: int) -> int:
+    """How long a session entering the queue at t waits for an agent."""
+    if agents_online(t):
+        return tl.ln(170, 1.0)
+    # nobody there until the next shift: wait until it starts plus the morning backlog
+    w = t
+    while not agents_online(w):
+        w += 15 * MINUTE
+    return (w - t) + tl.ln(600, 0.8)
+
+
+def human(tl: Timeline, c: Conversation, agent: str, depth: int = 0) -> str:
+    """Agents talk with the user, maybe transfer the session on, until one of them ends it."""
+    while True:
+        _exchange(tl, c, agent)
+        if depth >= 2 or tl.rng.random() >= (0.13 if depth == 0 else 0.15):
+            return _agent_ends(tl, c, agent)
+        agent = _transfer(tl, c, agent)
+        if agent is None:
+            return "abandoned"                     # lost in the second queue
+        depth += 1
+
+
+def _exchange(tl: Timeline, c: Conversation, agent: str):
+    rng = tl.rng
+    tl.out_msg(c, tl.ln(35, 1.0), human_actor(agent))
+    for _ in range(rng.choice((1, 1, 2, 2, 3, 4))):
+        tl.user_msg(c, tl.ln(45, 1.0))
+        if rng.random() < 0.9:
+            tl.out_msg(c, tl.ln(50, 0.9), human_actor(agent))
+
+
+def _transfer(tl: Timeline, c: Conversation, agent: str) -> str | None:
+    """Transfer to another team (or agent): the agent who takes over, None if the session is lost."""
+    rng = tl.rng
+    to_agent, inside = _transferred(tl, c, agent)
+    if inside:                                     # stays human_active
+        tl.assign(c, to_agent, rng.randint(1, 5) * SECOND)
+        if rng.random() < 0.5:
+            tl.state(c, "human_active", rng.randint(1, 3) * SECOND, ROUTER, "transfer")
+        return to_agent
+    tl.state(c, "pending_agent", rng.randint(1, 3) * SECOND, ROUTER, "transfer")
+    wait = min(queue_wait(tl, c.t), tl.ln(240, 1.0)) if agents_online(c.t) else queue_wait(tl, c.t)
+    pre = rng.randint(1, 3) * SECOND
+    if rng.random() < 0.05:
+        return None
+    tl.pick_up(c, to_agent, wait, pre)
+    return to_agent
+
+
+def _transferred(tl: Timeline, c: Conversation, agent: str) -> tuple[str, bool]:
+    """The conversation.transferred event: the agent it goes to, and whether straight to them
+    (inside) or through the queue."""
+    rng = tl.rng
+    team = TEAM_OF_AGENT[agent]
+    to_team = rng.choice(tuple(t for t in TEAMS if t != team) if rng.random() < 0.85 else TEAMS)
+    to_agent = rng.choice(tuple(a for a in AGENTS[to_team] if a != agent))
+    if rng.random() < 0.6:
+        tl.out_msg(c, tl.ln(20, 0.7), human_actor(agent))   # "transferring you"
+    props = {"from_team": team, "to_team": to_team, "from_agent_id": agent}
+    inside = rng.random() < 0.6
+    if inside:
+        props["to_agent_id"] = to_agent
+    if rng.random() < 0.5:
+        props["reason"] = "wrong_team" if to_team != team else "workload"
+    a = {"department": DEPARTMENT_OF_TEAM[to_team]} if rng.random() < 0.5 else None
+    t = tl.at(c, tl.ln(15, 0.7))
+    tl.out.emit(t, "conversation.transferred", props, c.cid, None, human_actor(agent), None, tl.attrs(c.sess, a))
+    c.sess.transfers.append((t, team, to_team))
+    return to_agent, inside
+
+
+def _agent_ends(tl: Timeline, c: Conversation, agent: str) -> str:
+    rng = tl.rng
+    r = rng.random()
+    if r < 0.80:
+        tl.state(c, "resolved", tl.ln(40, 0.9), human_actor(agent), "resolved_by_agent")
+        if rng.random() < 0.1:                     # closing note after resolving
+            tl.out_msg(c, rng.randint(2, 20) * SECOND, human_actor(agent))
+        return tl.after_resolved(c)
+    if r < 0.95:
+        return "abandoned"                         # the user stops answering
+    if r < 0.97:                                   # invalid on purpose: human_active -> bot_active
+        tl.state(c, "bot_active", tl.ln(30, 0.8), human_actor(agent), "handback")
+        tl.out_msg(c, rng.randint(1, 3) * SECOND, BOT)
+        return tl.resolve(c, tl.ln(60, 0.8), BOT, "resolved_by_bot")
+    # released back to the queue, then never picked up again
+    tl.state(c, "pending_agent", tl.ln(30, 0.8), human_actor(agent), "released")
+    if rng.random() < 0.5:
+        return tl.resolve(c, tl.ln(1800, 1.0), ROUTER, "closed_in_queue")
+    return "abandoned"

@@ -1,0 +1,82 @@
+"""What the simulator did, recorded in its own terms while it played the journeys out.
+
+The records are facts of the run (which states a session walked through and when, whom it
+assigned, which messages went out, which identifiers one event put side by side), not
+conclusions drawn from the emitted events.
+"""
+
+from __future__ import annotations
+
+
+class Person:
+    """Someone who chats: their phones, the browsers (anonymous ids) their journeys run in."""
+
+    __slots__ = ("phones", "anons", "channel", "user_id", "webviews")
+
+    def __init__(self, phone: str, anon: str, channel: str):
+        self.phones, self.anons, self.channel = [phone], [anon], channel
+        self.user_id = None
+        self.webviews = 0
+
+
+class Journey:
+    """One webview journey: views (ms, step_index) in order, completion ms, escalated step_index."""
+
+    __slots__ = ("funnel", "views", "completed", "escalated")
+
+    def __init__(self, funnel: str):
+        self.funnel = funnel
+        self.views = []
+        self.completed = self.escalated = None
+
+
+class Session:
+    """What the simulator did in one session, each list in time order (times in ms)."""
+
+    __slots__ = ("sid", "cid", "phone", "channel", "started", "last", "visits", "received",
+                 "replies", "assigns", "transfers", "journeys", "csat", "dept", "qn")
+
+    def __init__(self, sid: str, cid: str, phone: str, channel: str, t: int):
+        self.sid, self.cid, self.phone, self.channel = sid, cid, phone, channel
+        self.started = self.last = t             # first and latest activity
+        self.visits = [("inbound_queue", t)]     # (state, entered ms); the first one is implicit
+        self.received = []                       # ms of each message.received
+        self.replies = []                        # (ms, agent) of each human message.sent
+        self.assigns = []                        # (ms, agent, team)
+        self.transfers = []                      # (ms, from_team, to_team)
+        self.journeys = []
+        self.csat = self.dept = self.qn = None   # the last score, department and query nature
+
+    @property
+    def state(self) -> str:
+        return self.visits[-1][0]
+
+
+class Conversation:
+    """A chat thread: its clock, the session open in it and the topic of that session."""
+
+    __slots__ = ("cid", "person", "phone", "channel", "t", "sess", "ordinal", "dept", "qn")
+
+    def __init__(self, cid: str, person: Person, phone: str, channel: str):
+        self.cid, self.person, self.phone, self.channel = cid, person, phone, channel
+        self.t = 0
+        self.sess = None
+        self.ordinal = 0
+        self.dept = self.qn = None
+
+
+class IdentityLinks:
+    """The identifiers the events put side by side (one event's identity block and its
+    conversation, as ("kind", value) nodes) and the first and last ms each was seen."""
+
+    __slots__ = ("seen", "links")
+
+    def __init__(self):
+        self.seen: dict[tuple, list[int]] = {}
+        self.links: set[tuple[tuple, tuple]] = set()
+
+    def saw(self, ms: int, nodes: list[tuple]):
+        for node in nodes:
+            span = self.seen.setdefault(node, [ms, ms])
+            span[0], span[1] = min(span[0], ms), max(span[1], ms)
+        self.links.update((nodes[0], node) for node in nodes[1:])

@@ -1,0 +1,144 @@
+"""Sessions as the watermark finds them: settled, as fct_sessions rows and as stage visits.
+
+Durations are computed in whole ms and reported in seconds; quantiles are DuckDB's
+`quantile_cont` (linear interpolation between neighbouring ranks).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ingestion.simulator.records import Session
+from ingestion.simulator.world import from_ms
+
+VALID_TRANSITIONS = {                                   # docs/contract.md §3.2
+    "inbound_queue": ("bot_active", "pending_agent", "resolved", "expired"),
+    "bot_active": ("pending_agent", "resolved", "expired"),
+    "pending_agent": ("human_active", "bot_active", "resolved", "expired"),
+    "human_active": ("pending_agent", "resolved", "expired"),
+}
+TERMINAL_STATES = ("resolved", "expired")
+
+
+class Visit(NamedTuple):
+    state: str
+    entered: int
+    exited: int | None        # the next visit's entry; None for the terminal or still open visit
+    next_state: str | None
+
+    @property
+    def dwell(self) -> int | None:
+        return None if self.exited is None else self.exited - self.entered
+
+
+class Settled(NamedTuple):
+    """A session as the watermark finds it."""
+    s: Session
+    final: str                # resolved / expired / open
+    ended: int | None
+    visits: list[Visit]
+
+
+def settle(s: Session, watermark: int, ttl: int) -> Settled:
+    """Resolved, expired one TTL after its last activity if that is within the watermark, else open."""
+    points = list(s.visits)
+    if s.state == "resolved":
+        final, ended = "resolved", points[-1][1]
+    elif s.last + ttl <= watermark:
+        final, ended = "expired", s.last + ttl
+        points.append(("expired", ended))
+    else:
+        final, ended = "open", None
+    following = points[1:] + [(None, None)]
+    visits = [Visit(state, entered, exited, nxt)
+              for (state, entered), (nxt, exited) in zip(points, following)]
+    return Settled(s, final, ended, visits)
+
+
+def seconds(ms: int | None) -> float | None:
+    return None if ms is None else ms / 1000.0
+
+
+def quantile(values_ms: list[int], q: float) -> float | None:
+    """`quantile_cont(x, q)` in seconds: linear interpolation between neighbouring ranks."""
+    if not values_ms:
+        return None
+    xs = sorted(values_ms)
+    pos = q * (len(xs) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return (xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)) / 1000.0
+
+
+def median(values_ms: list[int]) -> float | None:
+    return quantile(values_ms, 0.5)
+
+
+def ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def pending(o: Settled) -> list[Visit]:
+    return [v for v in o.visits if v.state == "pending_agent"]
+
+
+def reply_from(s: Session, t: int) -> tuple[int, str] | None:
+    """The session's first human message.sent at or after t, as (ms, agent)."""
+    return next((r for r in s.replies if r[0] >= t), None)
+
+
+def first_response(o: Settled) -> tuple[int, str, int] | None:
+    """(ms, agent, wait) of the first human reply at or after the first pending_agent entry."""
+    queued = pending(o)
+    reply = reply_from(o.s, queued[0].entered) if queued else None
+    return None if reply is None else (*reply, reply[0] - queued[0].entered)
+
+
+def session_row(o: Settled, person: int) -> dict:
+    """The fct_sessions row, plus the session's phone and the index of its person."""
+    s = o.s
+    queued = pending(o)
+    first = first_response(o)
+    return {
+        "session_id": s.sid,
+        "conversation_id": s.cid,
+        "channel_user_id": s.phone,
+        "person": person,
+        "channel": s.channel,
+        "department": s.dept,
+        "query_nature": s.qn,
+        "started_at": from_ms(s.started),
+        "ended_at": from_ms(o.ended),
+        "final_state": o.final,
+        "escalated": bool(queued),
+        "bot_contained": o.final == "resolved"
+        and not any(v.state in ("pending_agent", "human_active") for v in o.visits),
+        "queue_wait_s": seconds(sum(v.dwell for v in queued if v.exited is not None)) if queued else None,
+        "first_queue_wait_s": seconds(queued[0].dwell) if queued else None,
+        "agent_first_response_s": None if first is None else seconds(first[2]),
+        "time_to_resolution_s": seconds(o.ended - s.started) if o.final == "resolved" else None,
+        "handovers": len(s.transfers),
+        "webview_opened": bool(s.journeys),
+        "funnel_completed": any(j.completed is not None for j in s.journeys),
+        "csat_score": s.csat,
+    }
+
+
+def visit_rows(o: Settled) -> list[dict]:
+    """The fct_state_transitions rows of one session (without unified_user_id)."""
+    rows = []
+    previous = None
+    for index, v in enumerate(o.visits, 1):
+        rows.append({
+            "session_id": o.s.sid,
+            "conversation_id": o.s.cid,
+            "state": v.state,
+            "entered_at": from_ms(v.entered),
+            "exited_at": from_ms(v.exited),
+            "dwell_s": seconds(v.dwell),
+            "next_state": v.next_state,
+            "visit_index": index,
+            "is_valid_transition": previous is None or v.state in VALID_TRANSITIONS.get(previous, ()),
+        })
+        previous = v.state
+    return rows
