@@ -29,7 +29,8 @@ ACTIVE, READY, LOADED = "active", "ready", "loaded"
 SEGMENT_SUFFIX = ".ndjson"
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file, or a directory (so a rename or a new entry in it is durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -80,8 +81,8 @@ def _seal(dirs: dict[str, Path], open_path: Path, fd: int) -> Path | None:
     os.fsync(fd)
     target = dirs[READY] / (open_path.stem + SEGMENT_SUFFIX)
     os.rename(open_path, target)
-    _fsync_dir(dirs[READY])
-    _fsync_dir(dirs[ACTIVE])
+    fsync_path(dirs[READY])
+    fsync_path(dirs[ACTIVE])
     return target
 
 
@@ -106,7 +107,7 @@ class SpoolWriter:
         self._path = self.dirs[ACTIVE] / f"{name}.open"
         self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o640)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        _fsync_dir(self.dirs[ACTIVE])
+        fsync_path(self.dirs[ACTIVE])
         self._opened_at = time.monotonic()
         self._size = 0
 
@@ -193,8 +194,8 @@ class SpoolReader:
     def mark_loaded(self, segments: Iterable[Path]) -> None:
         for seg in segments:
             os.replace(seg, self.dirs[LOADED] / seg.name)
-        _fsync_dir(self.dirs[LOADED])
-        _fsync_dir(self.dirs[READY])
+        fsync_path(self.dirs[LOADED])
+        fsync_path(self.dirs[READY])
 
     def stats(self) -> dict[str, int]:
         pending = self.pending()

@@ -189,8 +189,9 @@ def main(argv: list[str] | None = None) -> int:
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 
     demo = command("demo", "simulate journeys, send them through a collector, run the pipeline, render the report")
-    demo.add_argument("--days", type=int, default=7, help="days of simulated traffic, ending at --end")
-    demo.add_argument("--sessions-per-day", type=int, default=750, help="sessions started per day")
+    demo.add_argument("--days", type=int, default=14,
+                      help="days of simulated traffic, ending at --end (two report periods)")
+    demo.add_argument("--sessions-per-day", type=int, default=400, help="sessions started per day")
     demo.add_argument("--seed", type=int, default=7, help="random seed (the same seed, the same journeys)")
     demo.add_argument("--end", type=date.fromisoformat, default=datetime.now(timezone.utc).date(),
                       metavar="YYYY-MM-DD", help="the simulated traffic ends at 00:00 UTC of this day")

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion.spool import fsync_path
+
 # The Dagster asset key of the snapshot, kept here so the CLI can name it without importing Dagster.
 SNAPSHOT_ASSET = ("serving", "marts_snapshot")
 SCHEMA = "marts"
@@ -83,9 +85,9 @@ def publish_snapshot(warehouse: Path, target: Path, run_id: str, descriptions: D
     building = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.building")
     try:
         publication = _build(warehouse, building, run_id, descriptions, previous_version(target) + 1)
-        _fsync(building)
+        fsync_path(building)
         os.replace(building, target)
-        _fsync(target.parent)
+        fsync_path(target.parent)
     finally:
         for leftover in (building, building.with_name(building.name + ".wal")):
             leftover.unlink(missing_ok=True)
@@ -141,14 +143,6 @@ def _naive_utc(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is None:
         return moment
     return moment.astimezone(timezone.utc).replace(tzinfo=None)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove_leftovers(target: Path) -> None:
