@@ -34,18 +34,13 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from ingestion.collector.local import free_port
 from _common import git_commit, simulation_end
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 # 09:00 UTC yesterday, in the same 29 characters the figures were measured with.
 OCCURRED_AT = (simulation_end() + timedelta(hours=9)).isoformat(timespec="milliseconds")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def event(i: int) -> dict:

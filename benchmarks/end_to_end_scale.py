@@ -49,7 +49,6 @@ import os
 import resource
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -64,6 +63,7 @@ import duckdb
 import psutil
 
 from _common import git_commit, simulation_start
+from ingestion.collector.local import start_local_collector
 from ingestion.simulator import simulate, write_ndjson
 
 HERE = Path(__file__).resolve().parent
@@ -320,24 +320,8 @@ def _client(port: int, api_key: str, slices, connections: int, batch: int, resul
 
 
 def start_collector(env: dict) -> tuple[subprocess.Popen, int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "ingestion.collector", "--port", str(port)], env=env,
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return proc, port
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"collector did not start: {proc.stderr.read().decode()[-2000:]}")
-        time.sleep(0.1)
+    proc, url = start_local_collector(env, timeout_s=60, cwd=REPO)
+    return proc, int(url.rsplit(":", 1)[1])
 
 
 def collect(paths: list[Path], env: dict, args) -> dict:

@@ -136,39 +136,25 @@ def _demo(settings: Settings, days: int, sessions_per_day: int, seed: int, end: 
 
 def _send_through_collector(settings: Settings, events: list[dict]) -> int:
     """Start a collector on a free loopback port, post every event to it, stop it."""
-    import os
     import secrets
-    import socket
-    import subprocess
-    import urllib.request
 
+    from ingestion.collector.local import start_local_collector
     from ingestion.sender import send_events
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     api_key = secrets.token_urlsafe(24)
     env = {**os.environ, "JOURNEY_HOME": str(settings.home), "JOURNEY_API_KEYS": api_key}
-    url = f"http://127.0.0.1:{port}"
-    _say(f"  starting the collector on {url} and sending over HTTP…")
-    proc = subprocess.Popen([sys.executable, "-m", "ingestion.collector", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _say("  starting a collector on loopback and sending over HTTP…")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    _say(f"collector did not start: {proc.stderr.read().decode()[-2000:]}")
-                    return 1
-                time.sleep(0.1)
+        proc, url = start_local_collector(env)
+    except RuntimeError as exc:
+        _say(str(exc))
+        return 1
+    try:
         started = time.monotonic()
         accepted = send_events(url, api_key, events,
                                progress=lambda done, total: _say(f"  sent {done:,}/{total:,} events"))
         seconds = time.monotonic() - started
-        _say(f"  collector acknowledged {accepted:,} events ({accepted / seconds:,.0f} events/s, durable)")
+        _say(f"  collector acknowledged {accepted:,} events ({accepted / seconds:,.0f} events/s, durable) at {url}")
     finally:
         proc.terminate()  # graceful: the open spool segment is sealed on shutdown
         proc.wait(timeout=30)

@@ -6,21 +6,14 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from ingestion.collector.local import free_port, start_local_collector
 
 
 @dataclass
@@ -54,19 +47,8 @@ class CollectorProcess:
                 "JOURNEY_CORS_ORIGINS": "https://shop.example", **self.env_extra}
 
     def start(self) -> "CollectorProcess":
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ingestion.collector", "--port", str(self.port)],
-            env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=self.preexec_fn)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if request("GET", self.url + "/healthz").status == 200:
-                    return self
-            except OSError:
-                time.sleep(0.1)
-            if self.proc.poll() is not None:
-                raise RuntimeError(self.proc.stderr.read().decode()[-3000:])
-        raise RuntimeError("collector did not start")
+        self.proc, _ = start_local_collector(self.env(), self.port, preexec_fn=self.preexec_fn)
+        return self
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc and self.proc.poll() is None:
