@@ -7,6 +7,7 @@ that they all touch the same absolute DuckDB file and spool.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,9 @@ class Settings:
     # the loader parses a batch in memory (about twice its size), so a large
     # backlog loads in several committed batches instead of exhausting memory.
     load_batch_bytes: int = 256 * 1024 * 1024
+    # DuckDB's memory bound for the dbt build and the publication (JOURNEY_DUCKDB_MEMORY_LIMIT):
+    # past it DuckDB spills to a temp folder beside the file instead of growing with the warehouse.
+    duckdb_memory_limit: str = "2GB"
     # JOURNEY_HASH_KEY, if the operator manages the pseudonymisation key; never printed.
     hash_key: str | None = field(default=None, repr=False)
 
@@ -77,6 +81,7 @@ class Settings:
             destination=_choice(env, "JOURNEY_DESTINATION", ("duckdb", "postgres")),
             max_future_s=_positive_float(env, "JOURNEY_MAX_FUTURE_S", 3600.0),
             load_batch_bytes=int(_positive_float(env, "JOURNEY_LOAD_BATCH_BYTES", 256 * 1024 * 1024)),
+            duckdb_memory_limit=_memory(env, "JOURNEY_DUCKDB_MEMORY_LIMIT", "2GB"),
             hash_key=env.get("JOURNEY_HASH_KEY") or None,
         )
 
@@ -90,6 +95,13 @@ def _serving_db(raw: str | None, home: Path) -> Path:
                          "'marts', the schema's name, and every query of marts.<table> would be ambiguous; "
                          "choose another file name, e.g. journey.duckdb")
     return path
+
+
+def _memory(env, name: str, default: str) -> str:
+    raw = (env.get(name) or default).strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", raw, re.IGNORECASE):
+        raise ValueError(f"{name} must be a size such as 2GB or 512MiB, got {raw!r}")
+    return raw
 
 
 def _positive_float(env, name: str, default: float) -> float:

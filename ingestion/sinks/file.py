@@ -18,8 +18,10 @@ class FileSink:
         self.writer = SpoolWriter(spool_dir, max_bytes, max_age_s)
 
     def append(self, records: Sequence[bytes]) -> int:
-        # One joined buffer: the writer then checks one item, not every record of a burst.
-        return self.writer.append([b"".join(records)])
+        # One joined buffer, and the count is the number of records (one line
+        # each): the writer neither checks every record nor counts newlines.
+        self.writer.append_lines(b"".join(records))
+        return len(records)
 
     def flush(self, max_age_s: float = 0.0) -> None:
         self.writer.seal_if_older(max_age_s)

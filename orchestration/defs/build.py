@@ -27,8 +27,9 @@ TTL_WORKER = "ttl_worker"
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    # dbt's profile and every subprocess read the same absolute warehouse path.
+    # dbt's profile and every subprocess read the same absolute warehouse path and memory bound.
     os.environ["JOURNEY_WAREHOUSE"] = str(settings.warehouse)
+    os.environ["JOURNEY_DUCKDB_MEMORY_LIMIT"] = settings.duckdb_memory_limit
     settings.home.mkdir(parents=True, exist_ok=True)
     load_and_transform = dg.define_asset_job(
         LOAD_AND_TRANSFORM,

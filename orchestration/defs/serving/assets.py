@@ -33,7 +33,8 @@ def build_serving_assets(settings: Settings) -> dg.AssetsDefinition:
                     "marts.publication. Replaced atomically after every run whose checks pass.",
     )
     def marts_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        published = publish_snapshot(settings.warehouse, settings.serving_db, context.run.run_id, descriptions(models))
+        published = publish_snapshot(settings.warehouse, settings.serving_db, context.run.run_id, descriptions(models),
+                                     memory_limit=settings.duckdb_memory_limit)
         context.log.info(f"published snapshot {published.version} at {published.path}")
         return dg.MaterializeResult(metadata={
             "path": dg.MetadataValue.path(str(published.path)),

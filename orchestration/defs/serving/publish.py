@@ -76,7 +76,8 @@ def previous_version(path: Path) -> int:
     return int(row[0] or 0)
 
 
-def publish_snapshot(warehouse: Path, target: Path, run_id: str, descriptions: Descriptions) -> Publication:
+def publish_snapshot(warehouse: Path, target: Path, run_id: str, descriptions: Descriptions,
+                     memory_limit: str = "2GB") -> Publication:
     """Copies every table of the warehouse's `marts` schema into a new file and
     atomically puts it at `target`. Raises before the rename on any error, so the
     previous snapshot stays in place."""
@@ -84,7 +85,7 @@ def publish_snapshot(warehouse: Path, target: Path, run_id: str, descriptions: D
     _remove_leftovers(target)
     building = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.building")
     try:
-        publication = _build(warehouse, building, run_id, descriptions, previous_version(target) + 1)
+        publication = _build(warehouse, building, run_id, descriptions, previous_version(target) + 1, memory_limit)
         fsync_path(building)
         os.replace(building, target)
         fsync_path(target.parent)
@@ -94,9 +95,10 @@ def publish_snapshot(warehouse: Path, target: Path, run_id: str, descriptions: D
     return Publication(path=target, bytes=target.stat().st_size, **publication)
 
 
-def _build(warehouse: Path, path: Path, run_id: str, descriptions: Descriptions, number: int) -> dict:
+def _build(warehouse: Path, path: Path, run_id: str, descriptions: Descriptions, number: int,
+           memory_limit: str) -> dict:
     published_at = datetime.now(timezone.utc).replace(tzinfo=None)
-    with duckdb.connect(str(path)) as con:
+    with duckdb.connect(str(path), config={"memory_limit": memory_limit}) as con:
         con.execute("attach ? as warehouse (read_only)", [str(warehouse)])
         tables = [name for (name,) in con.execute(
             "select table_name from duckdb_tables() where database_name = 'warehouse' and schema_name = ? "
