@@ -61,7 +61,9 @@ def test_a_reader_on_the_warehouse_is_named_and_sent_to_the_serving_snapshot(set
                                "print('open', flush=True); time.sleep(600)"], stdout=subprocess.PIPE, text=True)
     try:
         assert reader.stdout.readline() == "open\n"
-        proc = subprocess.run([sys.executable, "-m", "orchestration.cli", "run"], capture_output=True, text=True,
+        # --full-refresh: with nothing new a plain run would rightly not touch the warehouse at all.
+        proc = subprocess.run([sys.executable, "-m", "orchestration.cli", "run", "--full-refresh"],
+                              capture_output=True, text=True,
                               env={**os.environ, "JOURNEY_HASH_KEY": "k" * 64}, timeout=600)
     finally:
         reader.kill()
