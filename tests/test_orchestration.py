@@ -26,7 +26,8 @@ def test_dbt_build_args(config, default_ttl, expected):
 
 
 def test_definitions_load_with_every_layer(settings):
-    from orchestration.defs.build import build_definitions
+    from orchestration.defs.build import LOAD_AND_TRANSFORM, build_definitions
+    from orchestration.defs.report.assets import REPORT_JOB
 
     defs = build_definitions(settings)
     dg.Definitions.validate_loadable(defs)
@@ -39,8 +40,13 @@ def test_definitions_load_with_every_layer(settings):
     assert dg.AssetKey(["raw", "events"]) in graph.get(dg.AssetKey(["staging", "stg_raw__events"])).parent_keys
     checks = {c.name for c in graph.asset_check_keys}
     assert "unique_fct_sessions_session_id" in checks
-    pools = {node.pools and tuple(node.pools) for node in defs.resolve_all_job_defs()[0].graph.node_defs}
-    assert pools == {("duckdb",)}
+    # Every step that touches the warehouse queues in the one-slot pool; the report reads
+    # only the serving snapshot, so it takes no slot and never waits for a run.
+    pools = {node.name: node.pools and tuple(node.pools)
+             for node in defs.resolve_job_def(LOAD_AND_TRANSFORM).graph.node_defs}
+    assert set(pools.values()) == {("duckdb",)} and "serving__marts_snapshot" in pools
+    [report] = defs.resolve_job_def(REPORT_JOB).graph.node_defs
+    assert not report.pools
 
 
 def test_workspace_validates_with_the_dagster_cli(tmp_path):
