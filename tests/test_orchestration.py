@@ -67,7 +67,8 @@ def test_dagster_asset_materialize_builds_everything(settings, tmp_path):
     proc = subprocess.run(
         [DAGSTER, "asset", "materialize",
          "-m", "orchestration.definitions", "-a", "defs", "--select", "*"],
-        cwd=REPO, env=dagster_env(home), capture_output=True, text=True, timeout=600,
+        # A process per step (the CLI's default executor): 16 steps, each importing Dagster and dbt.
+        cwd=REPO, env=dagster_env(home), capture_output=True, text=True, timeout=1500,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
