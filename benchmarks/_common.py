@@ -8,6 +8,7 @@ puts this folder first on sys.path).
 from __future__ import annotations
 
 import subprocess
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -40,3 +41,31 @@ def simulation_start(days: float, now: datetime | None = None) -> datetime:
     """The start of a `days`-long simulation that ends at `simulation_end()`:
     `simulate(days=days, start=simulation_start(days))` puts every event in the past."""
     return simulation_end(now) - timedelta(days=days)
+
+
+def simulate_ninety_nine_and_one(work: Path, days: float, sessions_per_day: int, seed: int) -> tuple[Path, Path]:
+    """A simulation ending yesterday, cut into 100 delivery batches (with duplicates,
+    disorder and late events): the first 99 written to `work`/base.ndjson, the 100th,
+    about 1 % more, to `work`/extra.ndjson. Prints what it simulated."""
+    from ingestion.simulator import simulate, write_ndjson
+
+    started = time.perf_counter()
+    sim = simulate(days=days, sessions_per_day=sessions_per_day, seed=seed, n_batches=100,
+                   start=simulation_start(days))
+    base, extra = work / "base.ndjson", work / "extra.ndjson"
+    write_ndjson((e for e, b in zip(sim.events, sim.batches) if b < 99), base)
+    write_ndjson(sim.batch(99), extra)
+    print(f"simulated {sim.n_unique_events:,} distinct events ({len(sim.events):,} deliveries), "
+          f"{len(sim.sessions):,} sessions in {time.perf_counter() - started:.0f} s", flush=True)
+    return base, extra
+
+
+def marts_rows(database: Path) -> dict[str, list[tuple]]:
+    """Every table of the `marts` schema with its rows sorted, for comparing two builds
+    (a serving snapshot's `publication` bookkeeping left out)."""
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        names = [r[0] for r in con.sql("select table_name from duckdb_tables() where schema_name = 'marts' "
+                                       "and table_name != 'publication' order by 1").fetchall()]
+        return {n: con.sql(f'select * from marts."{n}" order by all').fetchall() for n in names}

@@ -42,13 +42,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import duckdb
 
-from _common import git_commit, simulation_start
+from _common import git_commit, marts_rows, simulate_ninety_nine_and_one, simulation_start
 from ingestion.importer import import_files
 from ingestion.loader import load_spool
 from ingestion.settings import Settings
-from ingestion.simulator import simulate, write_ndjson
 from orchestration.defs.dbt.cli_args import DbtRunConfig, dbt_build_args
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
@@ -143,13 +141,6 @@ def import_seconds() -> float:
     return best_of(3, lambda: subprocess.run([sys.executable, "-c", "import dbt.cli.main"], check=True))
 
 
-def marts(settings: Settings) -> dict[str, list[tuple]]:
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        names = [r[0] for r in con.sql("select table_name from duckdb_tables() "
-                                       "where schema_name = 'marts' order by 1").fetchall()]
-        return {n: con.sql(f"select * from marts.{n} order by all").fetchall() for n in names}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=84)
@@ -168,14 +159,7 @@ def main() -> None:
         work = Path(tmp)
         settings = Settings.from_env({"JOURNEY_HOME": str(work / "home"),
                                       "JOURNEY_HASH_KEY": secrets.token_hex(32)})
-        started = time.perf_counter()
-        sim = simulate(days=args.days, sessions_per_day=args.sessions_per_day, seed=args.seed, n_batches=100,
-                       start=start)
-        base, extra = work / "base.ndjson", work / "extra.ndjson"
-        write_ndjson((e for e, b in zip(sim.events, sim.batches) if b < 99), base)
-        write_ndjson(sim.batch(99), extra)
-        print(f"simulated {sim.n_unique_events:,} distinct events, {len(sim.sessions):,} sessions "
-              f"in {time.perf_counter() - started:.0f} s")
+        base, extra = simulate_ninety_nine_and_one(work, args.days, args.sessions_per_day, args.seed)
 
         import_files([base], settings)
         base_rows = load_spool(settings)["events"]
@@ -187,10 +171,10 @@ def main() -> None:
         import_files([extra], settings)
         extra_rows = load_spool(settings)["events"]
         incr = dbt_build(settings, target)
-        incremental = marts(settings)
+        incremental = marts_rows(settings.warehouse)
         noop = dbt_build(settings, target) if args.floor else None
         refresh = dbt_build(settings, target, full_refresh=True)
-        same = marts(settings) == incremental
+        same = marts_rows(settings.warehouse) == incremental
         warm = warm_seconds(settings, target) if args.floor else None
 
     print(f"raw rows: {base_rows:,} + {extra_rows:,} ({100 * extra_rows / base_rows:.2f}% more)")

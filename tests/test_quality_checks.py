@@ -19,7 +19,7 @@ from ingestion.importer import import_files
 from ingestion.settings import Settings
 from ingestion.simulator import simulate, write_ndjson
 from orchestration.defs.build import LOAD_AND_TRANSFORM, build_definitions
-from orchestration.defs.checks.assets import build_gx_checks
+from orchestration.defs.checks.assets import build_gx_checks, run_suites
 from orchestration.defs.checks.suites import suite_files, to_gx_suite
 from orchestration.defs.dbt.project import DBT_PROJECT_DIR
 from orchestration.defs.serving.assets import SNAPSHOT_KEY
@@ -76,12 +76,13 @@ def built(tmp_path_factory):
 def test_checks_target_the_real_marts_block_and_share_the_duckdb_pool(built):
     settings, _, _ = built
     graph = build_definitions(settings).resolve_asset_graph()
-    specs = [spec for check in build_gx_checks(settings) for spec in check.check_specs]
+    checks = build_gx_checks(settings)
+    specs = list(checks.check_specs)
     assert {spec.asset_key for spec in specs} == {dg.AssetKey(["marts", m]) for m in MARTS}
     assert {spec.asset_key for spec in specs} <= set(graph.get_all_asset_keys())
     assert {spec.key for spec in specs} <= set(graph.asset_check_keys)
     assert all(spec.blocking for spec in specs)
-    assert all(check.op.pools == {"duckdb"} for check in build_gx_checks(settings))
+    assert checks.op.pools == {"duckdb"}
 
 
 def test_load_and_transform_runs_in_one_process(built):
@@ -99,6 +100,28 @@ def test_load_and_transform_runs_every_gx_check_and_they_pass(built):
         metadata = gx[f"gx_{mart}"].metadata
         assert metadata["expectations_evaluated"].value == SUITES[mart].declared_count
         assert metadata["expectations_failed"].value == 0
+        # GX gets the columns its suite reads, not the whole mart.
+        assert metadata["columns_read"].value == len(SUITES[mart].columns)
+
+
+def test_every_suite_runs_in_one_step_with_one_gx_context(built, monkeypatch):
+    """Great Expectations is imported and its context made once a run, not once a mart."""
+    settings, summary, _ = built
+    monkeypatch.setenv("DAGSTER_HOME", str(settings.home / "dagster"))
+    with dg.DagsterInstance.get() as instance:
+        steps = {r.dagster_event.step_key for r in instance.all_logs(
+            summary.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)}
+    assert steps == {"journey_dbt", "gx_suites"}
+
+
+def test_a_subset_of_the_checks_validates_only_what_was_picked(built, tmp_path):
+    settings = warehouse_copy(built[0], tmp_path / "home")
+    key = dg.AssetCheckKey(dg.AssetKey(["marts", "mart_handovers"]), "gx_mart_handovers")
+    job = dg.Definitions(asset_checks=[build_gx_checks(settings)],
+                         jobs=[dg.define_asset_job("one", selection=dg.AssetSelection.checks(key))]
+                         ).resolve_job_def("one")
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    assert [(e.check_name, e.passed) for e in result.get_asset_check_evaluations()] == [("gx_mart_handovers", True)]
 
 
 DUPLICATE_SESSION = "insert into marts.fct_sessions select * from marts.fct_sessions limit 1"
@@ -144,8 +167,7 @@ def warehouse_copy(settings: Settings, home: Path, breaking_sql: str | None = No
 def test_a_corrupted_mart_fails_its_check_with_a_message_naming_what_broke(built, tmp_path, mart, sql, words,
                                                                            failed):
     settings = warehouse_copy(built[0], tmp_path / "home", sql)
-    [check] = [c for c in build_gx_checks(settings) if c.check_key.name == f"gx_{mart}"]
-    result = check()
+    [result] = run_suites(settings.warehouse, [SUITES[mart]])
     assert not result.passed
     assert result.severity == dg.AssetCheckSeverity.ERROR
     assert result.metadata["expectations_failed"].value == failed

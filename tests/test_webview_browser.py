@@ -13,7 +13,6 @@ import json
 import signal
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import duckdb
 import pytest

@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from ingestion.settings import Settings
 from orchestration.defs.checks.assets import build_gx_checks
 from orchestration.defs.dbt.assets import build_dbt_assets
-from orchestration.defs.dbt.project import DBT_EXECUTABLE, dbt_project
+from orchestration.defs.dbt.project import dbt_cli
 from orchestration.defs.dlt.assets import build_spool_assets
 from orchestration.defs.dlt.sensors import build_spool_sensor
 from orchestration.defs.ttl.assets import EXPIRY_EVENTS, build_ttl_assets
@@ -50,7 +49,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[build_spool_assets(settings), build_dbt_assets(settings), build_serving_assets(settings),
                 build_ttl_assets(settings), build_report_assets(settings)],
-        asset_checks=build_gx_checks(settings),
+        asset_checks=[build_gx_checks(settings)],
         jobs=[load_and_transform, ttl_worker, stakeholder_report_job],
         sensors=[build_spool_sensor(settings, load_and_transform)],
         schedules=[
@@ -69,7 +68,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             daily_stakeholder_report,
         ],
         resources={
-            "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=DBT_EXECUTABLE),
+            "dbt": dbt_cli(),
         },
         # `journey run` turns the run's events into one line per stage (orchestration/progress.py).
         loggers={"console": dg.colored_console_logger, "journey_progress": journey_progress},

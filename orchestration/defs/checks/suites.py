@@ -7,6 +7,7 @@ Expectations (about 9 s); GX objects are made only when a check runs.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,33 @@ class SuiteFile:
     @property
     def declared_count(self) -> int:
         return self.config["meta"]["expectation_count"]
+
+    @property
+    def columns(self) -> set[str]:
+        """Every column an expectation reads, its row condition's included."""
+        return {name for e in self.config["expectations"] for name in _column_names(e["kwargs"])}
+
+
+_COLUMN_ARGS = ("column", "column_A", "column_B")
+
+
+def _column_names(kwargs: dict[str, Any]) -> Iterator[str]:
+    yield from (kwargs[k] for k in _COLUMN_ARGS if k in kwargs)
+    yield from kwargs.get("column_list", ())
+    yield from _condition_columns(kwargs.get("row_condition"))
+
+
+def _condition_columns(condition: Any) -> Iterator[str]:
+    """The columns of a structured row condition (`{"column": {"name": ...}, ...}`,
+    possibly nested in `conditions`)."""
+    if isinstance(condition, dict):
+        column = condition.get("column")
+        if isinstance(column, dict) and "name" in column:
+            yield column["name"]
+        for nested in condition.get("conditions", ()):
+            yield from _condition_columns(nested)
+    elif condition is not None:
+        raise ValueError(f"row condition {condition!r}: only structured conditions name their columns")
 
 
 def suite_files(directory: Path = SUITES_DIR) -> list[SuiteFile]:

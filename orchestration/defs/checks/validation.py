@@ -1,7 +1,10 @@
-"""Validates a pandas frame against a suite and says, in words, what broke."""
+"""Validates pandas frames against suites and says, in words, what broke."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,28 +27,49 @@ class Verdict:
         return not self.failures
 
 
-def validate(frame: pd.DataFrame, suite: SuiteFile) -> Verdict:
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
+def import_in_background() -> None:
+    """Start importing Great Expectations (seconds of CPU) on a thread, to be called
+    while the step before the checks waits on a subprocess (the dbt build): the
+    checks then find it imported. A failed import here is retried, and reported,
+    by the checks' own."""
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            importlib.import_module("great_expectations")
 
-    # Ephemeral: nothing written to disk. No analytics calls from a pipeline
-    # step, and no progress bars flooding the run log.
-    context = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
-        analytics_enabled=False,
-        progress_bars=ProgressBarsConfig(globally=False),
-        store_backend_defaults=InMemoryStoreBackendDefaults(),
-    ))
-    batch = (context.data_sources.add_pandas("marts").add_dataframe_asset(suite.mart)
-             .add_batch_definition_whole_dataframe("whole_mart"))
-    definition = context.validation_definitions.add(gx.ValidationDefinition(
-        name=suite.mart, data=batch, suite=context.suites.add(to_gx_suite(suite))))
-    result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
-    return Verdict(evaluated=len(result.results),
-                   failures=[_describe(r) for r in result.results if not r.success])
+    threading.Thread(target=load, name="import-great-expectations", daemon=True).start()
+
+
+class Validator:
+    """One Great Expectations context for every suite of a run: making a context
+    costs about as much as validating a mart, so it is made once."""
+
+    def __init__(self) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import (
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
+
+        self._gx = gx
+        # Ephemeral: nothing written to disk. No analytics calls from a pipeline
+        # step, and no progress bars flooding the run log.
+        self._context = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False),
+            store_backend_defaults=InMemoryStoreBackendDefaults(),
+        ))
+        self._source = self._context.data_sources.add_pandas("marts")
+
+    def validate(self, frame: pd.DataFrame, suite: SuiteFile) -> Verdict:
+        gx, context = self._gx, self._context
+        batch = (self._source.add_dataframe_asset(suite.mart)
+                 .add_batch_definition_whole_dataframe("whole_mart"))
+        definition = context.validation_definitions.add(gx.ValidationDefinition(
+            name=suite.mart, data=batch, suite=context.suites.add(to_gx_suite(suite))))
+        result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+        return Verdict(evaluated=len(result.results),
+                       failures=[_describe(r) for r in result.results if not r.success])
 
 
 def _describe(result: Any) -> str:

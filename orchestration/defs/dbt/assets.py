@@ -8,6 +8,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from ingestion.settings import Settings
+from orchestration.defs.checks.validation import import_in_background
 from orchestration.defs.dbt.cli_args import DbtRunConfig, dbt_build_args
 from orchestration.defs.dbt.project import dbt_project
 from orchestration.defs.policies import DUCKDB_POOL, MART_FRESHNESS, OWNERS
@@ -38,6 +39,7 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
         ),
     )
     def journey_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
+        import_in_background()  # the quality suites run next; their library loads while dbt works
         # One target folder per warehouse, kept between runs: dbt's partial parsing
         # then stays valid and a run does not re-parse the whole project.
         yield from dbt.cli(dbt_build_args(config, settings.ttl_hours), context=context,
