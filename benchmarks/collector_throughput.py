@@ -13,7 +13,13 @@ mean group commit (write + fsync) from its /metrics: p99 follows the disk.
 Every event occurred yesterday (`_common.simulation_end`), so the edge accepts it on
 any date; the header line names the commit.
 
+With --compare REV a third server, `baseline`, is the collector of commit REV (a git
+worktree on the same interpreter and packages), and --rounds N repeats the whole
+sequence N times, so the collectors alternate on the same machine; each row is
+then the round with the median requests/s, and "collector / baseline" is printed.
+
 Usage: .venv/bin/python benchmarks/collector_throughput.py [--seconds 10] [--connections 16 32 64] [--warmup 2]
+       [--compare bc69520 --rounds 3]
 Smoke run (about 20 s): --seconds 1 --warmup 1 --connections 4
 """
 
@@ -66,8 +72,8 @@ def lua_script(path: Path, body: bytes, api_key: str) -> Path:
     return path
 
 
-def start(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(["taskset", "-c", "0", *cmd], env=env, cwd=REPO,
+def start(cmd: list[str], env: dict, port: int, cwd: Path = REPO) -> subprocess.Popen:
+    proc = subprocess.Popen(["taskset", "-c", "0", *cmd], env=env, cwd=cwd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -100,11 +106,18 @@ def wrk(url: str, script: Path, seconds: int, connections: int) -> tuple[float, 
     return rps, p99_ms
 
 
+def median_row(rows: list[tuple[float, float, float | None]]) -> tuple[float, float, float | None]:
+    """The round with the median requests/s, with its p99 and commit time."""
+    return sorted(rows, key=lambda row: row[0])[len(rows) // 2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, nargs="+", default=[16, 32, 64])
     parser.add_argument("--warmup", type=int, default=2, help="seconds of wrk before each measured run")
+    parser.add_argument("--compare", metavar="REV", help="also measure the collector of this commit, alternately")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat every measurement; rows are medians")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
@@ -122,37 +135,50 @@ def main() -> None:
         "bare": [sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), "bare_asgi:app", "--port", "{port}",
                  "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
     }
-    results: dict[tuple[int, str, str], tuple[float, float, float | None]] = {}
+    trees = {"collector": REPO, "baseline": work / "baseline", "bare": REPO}
+    if args.compare:
+        servers = {"collector": servers["collector"], "baseline": servers["collector"], "bare": servers["bare"]}
+        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(trees["baseline"]), args.compare],
+                       cwd=REPO, check=True)
+    rounds: dict[tuple[int, str, str], list[tuple[float, float, float | None]]] = {}
+
+    def measure(name: str, template: list[str], shape: str, script: Path) -> None:
+        tree = trees[name]
+        port = free_port()
+        env = {**os.environ, "JOURNEY_HOME": str(work / f"{name}-{shape}"), "JOURNEY_API_KEYS": api_key,
+               "JOURNEY_HASH_KEY": secrets.token_hex(32), "BARE_ASGI_FILE": str(work / f"{name}-{shape}.out"),
+               "JOURNEY_SPOOL_MAX_BYTES": str(64 << 30),
+               # One key at full speed is over the per-key default (5,000/s): the
+               # limiter still runs on every request, with a rate it never reaches.
+               "JOURNEY_RATE_LIMIT_KEY_RPS": str(10 ** 9),
+               **({"PYTHONPATH": str(tree)} if tree != REPO else {})}
+        proc = start([part.format(port=port) for part in template], env, port, tree)
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            check_accepted(f"{base_url}/v1/events", bodies[shape], api_key)
+            for connections in args.connections:
+                if args.warmup:
+                    wrk(f"{base_url}/v1/events", script, args.warmup, connections)
+                before = commits(base_url) if name != "bare" else (0, 0.0)
+                rps, p99 = wrk(f"{base_url}/v1/events", script, args.seconds, connections)
+                after = commits(base_url) if name != "bare" else (0, 0.0)
+                n, seconds = after[0] - before[0], after[1] - before[1]
+                rounds.setdefault((connections, name, shape), []).append(
+                    (rps, p99, seconds / n * 1000 if n else None))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
     try:
-        for name, template in servers.items():
-            for shape, script in scripts.items():
-                port = free_port()
-                home = work / f"{name}-{shape}"
-                env = {**os.environ, "JOURNEY_HOME": str(home), "JOURNEY_API_KEYS": api_key,
-                       "JOURNEY_HASH_KEY": secrets.token_hex(32), "BARE_ASGI_FILE": str(work / f"{name}-{shape}.out"),
-                       "JOURNEY_SPOOL_MAX_BYTES": str(64 << 30),
-                       # One key at full speed is over the per-key default (5,000/s): the
-                       # limiter still runs on every request, with a rate it never reaches.
-                       "JOURNEY_RATE_LIMIT_KEY_RPS": str(10 ** 9)}
-                proc = start([part.format(port=port) for part in template], env, port)
-                try:
-                    base_url = f"http://127.0.0.1:{port}"
-                    check_accepted(f"{base_url}/v1/events", bodies[shape], api_key)
-                    for connections in args.connections:
-                        if args.warmup:
-                            wrk(f"{base_url}/v1/events", script, args.warmup, connections)
-                        before = commits(base_url) if name == "collector" else (0, 0.0)
-                        rps, p99 = wrk(f"{base_url}/v1/events", script, args.seconds, connections)
-                        after = commits(base_url) if name == "collector" else (0, 0.0)
-                        n, seconds = after[0] - before[0], after[1] - before[1]
-                        results[(connections, name, shape)] = rps, p99, seconds / n * 1000 if n else None
-                finally:
-                    proc.terminate()
-                    proc.wait(timeout=30)
+        for _ in range(args.rounds):
+            for name, template in servers.items():
+                for shape, script in scripts.items():
+                    measure(name, template, shape, script)
+        results = {key: median_row(rows) for key, rows in rounds.items()}
         print(f"{'conns':>5} {'server':<10} {'request':<9} {'req/s':>10} {'events/s':>11} {'p99 ms':>8} "
               f"{'commit ms':>9}")
         for (connections, name, shape), (rps, p99, commit_ms) in sorted(
-                results.items(), key=lambda item: (item[0][0], item[0][1] != "collector", item[0][2])):
+                results.items(), key=lambda item: (item[0][0], list(servers).index(item[0][1]), item[0][2])):
             print(f"{connections:>5} {name:<10} {shape:<9} {rps:>10,.0f} "
                   f"{rps * events_per_request[shape]:>11,.0f} {p99:>8.1f} "
                   f"{'' if commit_ms is None else f'{commit_ms:.2f}':>9}")
@@ -161,7 +187,14 @@ def main() -> None:
                      for shape in scripts}
             ratios = ", ".join(f"{shape} {value:.2f}" for shape, value in ratio.items())
             print(f"collector / bare at {connections} connections: {ratios}")
+            if args.compare:
+                ratio = {shape: results[(connections, "collector", shape)][0]
+                         / results[(connections, "baseline", shape)][0] for shape in scripts}
+                ratios = ", ".join(f"{shape} {value:.2f}" for shape, value in ratio.items())
+                print(f"collector / baseline {args.compare} at {connections} connections: {ratios}")
     finally:
+        if args.compare:
+            subprocess.run(["git", "worktree", "remove", "--force", str(trees["baseline"])], cwd=REPO)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -73,7 +73,7 @@ class Edge:
         """The spool record for a valid event; raises `InvalidEvent` naming field and reason."""
         received_at = received_at or utc_now_iso()
         parse_event(data, self._latest(received_at))
-        return self._record(data, received_at)
+        return self._records([data], received_at)[0]
 
     def accept_all(self, events: list[Any], received_at: str | None = None) -> list[dict[str, Any]]:
         """The spool records of a batch, validated in one call; all or nothing.
@@ -85,21 +85,25 @@ class Edge:
         else:
             latest = self._latest(received_at)
         parse_events(events, latest)
-        return [self._record(data, received_at) for data in events]
+        return self._records(events, received_at)
 
     def _latest(self, received_at: str) -> datetime:
         """The latest `occurred_at` accepted with this `received_at`."""
         return datetime.fromisoformat(received_at) + timedelta(seconds=self.max_future_s)
 
-    def _record(self, data: dict[str, Any], received_at: str) -> dict[str, Any]:
-        """Top-level fields the contract does not name are kept, moved under
-        `_extras`, so the loader's reader can parse a fixed set of columns."""
-        record = scrub(data, self.hash_key, self.store_message_text)
-        fields = EVENT_FIELDS[record["type"]]
-        if not record.keys() <= fields:  # fields.issuperset(record) would copy the keys into a set
-            record["_extras"] = {k: record.pop(k) for k in [k for k in record if k not in fields]}
-        record["received_at"] = received_at
-        return record
+    def _records(self, events: list[dict[str, Any]], received_at: str) -> list[dict[str, Any]]:
+        """`events` made records, in place and in one loop (a call per event
+        was a tenth of building them). Top-level fields the contract does not
+        name are kept, moved under `_extras`, so the loader's reader can parse
+        a fixed set of columns."""
+        hash_key, store_message_text = self.hash_key, self.store_message_text
+        for record in events:
+            scrub(record, hash_key, store_message_text)
+            fields = EVENT_FIELDS[record["type"]]
+            if not fields.issuperset(record):
+                record["_extras"] = {k: record.pop(k) for k in [k for k in record if k not in fields]}
+            record["received_at"] = received_at
+        return events
 
     def quarantine(self, reason: str, source: str, line: int | None, raw: Any,
                    received_at: str | None = None) -> dict[str, Any]:

@@ -53,9 +53,9 @@ def scrub(event: dict[str, Any], key: bytes, store_message_text: bool = False) -
     collector's CPU on a batch. Returns `event`.
     """
     identity = event.get("identity")
-    if isinstance(identity, dict) and isinstance(identity.get("channel_user_id"), str):
-        raw = identity["channel_user_id"]
-        if not raw.startswith(HASH_PREFIX):
+    if isinstance(identity, dict):
+        raw = identity.get("channel_user_id")
+        if isinstance(raw, str) and not raw.startswith(HASH_PREFIX):
             identity["channel_user_id"] = pseudonymize(raw, key)
     props = event.get("properties")
     if not store_message_text and isinstance(props, dict):

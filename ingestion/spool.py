@@ -19,8 +19,7 @@ import fcntl
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from functools import partial
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +45,15 @@ def _dirs(spool_dir: Path) -> dict[str, Path]:
     return dirs
 
 
-# `encode(record) -> bytes`, one spool line. orjson: compact, valid UTF-8, control
-# characters escaped, ~8x json.dumps. A partial, not a def: the collector encodes
-# every event of a batch, and a Python frame per call was a tenth of the encoding.
-encode: Callable[[dict[str, Any]], bytes] = partial(orjson.dumps, option=orjson.OPT_APPEND_NEWLINE)
+def encode(record: dict[str, Any]) -> bytes:
+    # orjson: compact, valid UTF-8, control characters escaped, ~8x json.dumps.
+    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def encode_all(records: Iterable[dict[str, Any]]) -> list[bytes]:
+    """`encode` of each record, in one loop: a batch costs no Python call per record."""
+    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    return [dumps(record, option=newline) for record in records]
 
 
 def _truncate_torn_tail(fd: int) -> int:

@@ -41,7 +41,7 @@ from ingestion.edge import Edge, utc_now_iso
 from ingestion.privacy import pseudonymize
 from ingestion.settings import Settings
 from ingestion.sinks import open_sink
-from ingestion.spool import encode
+from ingestion.spool import encode, encode_all
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +306,7 @@ class Collector:
         instead of encoding each event once more just to count its bytes.
         """
         try:
-            lines = list(map(encode, self.edge.accept_all(events)))
+            lines = encode_all(self.edge.accept_all(events))
         except InvalidEvent as exc:
             raise HTTPError(422, "invalid event", exc.problems) from None
         limit = self.config.max_event_bytes
