@@ -5,7 +5,8 @@ the figures it prints: the commit in the header line, positive throughputs, the
 ratio lines, and the benchmark's own correctness checks (exit code 0). The
 default sizes and their figures are in docs/benchmarks.md; these runs only
 catch breakage. dbt_incremental and end_to_end_scale start dbt several times
-and take a minute or two; the others take seconds.
+and take a minute or two; freshness runs the Dagster daemon under 90 s of
+traffic and takes about three; the others take seconds.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ SMOKE = {
     "collector_throughput.py": ["--seconds", "1", "--warmup", "1", "--connections", "4"],
     "dbt_incremental.py": ["--days", "1", "--sessions-per-day", "30", "--no-floor"],
     "end_to_end_scale.py": ["--events", "3000", "--days", "2", "--dbt-project", "worktree"],
+    "freshness.py": ["--minutes", "1.5", "--rate", "50", "--probe-interval", "10"],
+    "run_cost.py": ["--days", "1", "--sessions-per-day", "30"],
 }
 COMMIT = re.compile(r"\bcommit ([0-9a-f]{7,40})(\+dirty)?\b")
 NUMBER = r"([\d,]+(?:\.\d+)?)"
@@ -167,3 +170,37 @@ def test_end_to_end_scale(tmp_path: Path) -> None:
         assert number(found.group(1)) > 0 and number(found.group(2)) > 0, found.group(0)
     assert line_matching(lines, r"raw\.events: .* -> (\w+)$").group(1) == "OK"
     assert number(line_matching(lines, rf"^  publication: {NUMBER} s = {NUMBER} of the run").group(2)) > 0
+
+
+def test_run_cost() -> None:
+    lines = run_benchmark("run_cost.py", timeout=1200, days=1)
+    runs = {}
+    for line in lines:
+        found = re.match(rf"^(full|nothing new|\+1 %|full refresh)\s+{NUMBER} s wall\s+fixed\s+-?{NUMBER} s", line)
+        if found:
+            runs[found.group(1)] = number(found.group(2))
+    assert set(runs) == {"full", "nothing new", "+1 %", "full refresh"}, lines
+    assert all(seconds > 0 for seconds in runs.values()), runs
+    # The fast path: a run with nothing new does no load, build or publication.
+    noop = line_matching(lines, r"^nothing new\s+.* s wall.*$").group(0)
+    assert not any(stage in noop for stage in ("load", "dbt build", "checks", "publish")), noop
+    ratio = line_matching(lines, rf"^\+1 %: {NUMBER} s wall .*, {NUMBER} of the full refresh")
+    assert number(ratio.group(2)) == pytest.approx(runs["+1 %"] / runs["full refresh"], abs=0.002)
+    assert "+1 % serving snapshot equals the full refresh's: True" in lines
+
+
+def test_freshness() -> None:
+    """The production path at a tiny size. A Dagster run costs 30-60 s on a loaded 2-core
+    machine: 90 s of traffic leaves time for at least one to publish, and the grace period
+    covers the probes of the last seconds."""
+    lines = run_benchmark("freshness.py", timeout=900, days=1)
+    probes = line_matching(lines, rf"^probes: {NUMBER} sent, {NUMBER} seen, {NUMBER} missing$")
+    assert number(probes.group(1)) == number(probes.group(2)) == 9 and number(probes.group(3)) == 0, probes.group(0)
+    latency = line_matching(lines, rf"^probe latency .*: p50 {NUMBER} s, p95 {NUMBER} s, max {NUMBER} s$")
+    p50, p95, top = map(number, latency.groups())
+    assert 0 < p50 <= p95 <= top, latency.group(0)
+    runs = line_matching(lines, rf"^runs {NUMBER} succeeded, {NUMBER} failed, {NUMBER} queued or running;")
+    assert number(runs.group(1)) >= 1 and number(runs.group(2)) == 0, runs.group(0)
+    traffic = line_matching(lines, rf"^traffic: {NUMBER} events acknowledged, {NUMBER} events/s achieved")
+    assert number(traffic.group(1)) == 50 * 90 and number(traffic.group(2)) == 50, traffic.group(0)
+    assert line_matching(lines, r"^target p95 ≤ 60 s at 500 events/s: (met|not met)\b")

@@ -1,0 +1,111 @@
+"""`journey run` as a user runs it: a full build, nothing new, then +1 % new events.
+
+Simulates journeys (duplicates, disorder, late events) in 100 delivery batches,
+`journey import`s the first 99 and times the real command, each a fresh process
+in a fresh JOURNEY_HOME, from exec to exit (interpreter, imports, Dagster, the
+load, dbt, the quality suites and the publication of the serving snapshot):
+
+  full          the first `journey run`: every model built from the 99 batches
+  nothing new   `journey run` again with nothing waiting (the fast path)
+  +1 %          `journey import` of the 100th batch, then `journey run`
+  full refresh  `journey run --full-refresh` on the same final data (the baseline
+                the +1 % run is compared with: a full build of the same warehouse)
+
+Each run's stage lines (load, dbt build, checks, publish) are printed with it;
+"fixed" is the wall time outside them (interpreter, imports, definitions). At the
+end the serving snapshot of the +1 % run must equal the refreshed one.
+
+The simulation ends yesterday 00:00 UTC (`_common.simulation_start`), so the edge
+accepts every event on any date; the header line names the commit.
+
+Usage: .venv/bin/python benchmarks/run_cost.py [--days 84 --sessions-per-day 900]   (~1M events)
+Smoke run (a few minutes): --days 1 --sessions-per-day 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from _common import REPO, git_commit, marts_rows, simulate_ninety_nine_and_one, simulation_start
+
+JOURNEY = [sys.executable, "-m", "orchestration.cli"]
+# `✓ load       12,345 new events, 0 quarantined        3.2 s`
+STAGE_LINE = re.compile(r"^\S\s+(load|dbt build|checks|publish)\s+(.*?)\s+([\d.]+) s$")
+
+
+@dataclass
+class Run:
+    label: str
+    wall_s: float
+    stages: dict[str, float]
+    output: str
+
+    @property
+    def fixed_s(self) -> float:
+        return self.wall_s - sum(self.stages.values())
+
+    def line(self) -> str:
+        stages = "  ".join(f"{name} {seconds:5.1f}" for name, seconds in self.stages.items())
+        return f"{self.label:13s} {self.wall_s:6.1f} s wall   fixed {self.fixed_s:5.1f} s   {stages}"
+
+
+def journey(env: dict[str, str], label: str, *args: str) -> Run:
+    started = time.perf_counter()
+    done = subprocess.run([*JOURNEY, *args], env=env, cwd=REPO, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"journey {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    stages = {m[1]: float(m[3]) for m in map(STAGE_LINE.match, done.stdout.splitlines()) if m}
+    return Run(label, wall, stages, done.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=84)
+    parser.add_argument("--sessions-per-day", type=int, default=900)
+    parser.add_argument("--seed", type=int, default=3)
+    args = parser.parse_args()
+    start = simulation_start(args.days)
+    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {git_commit()}; "
+          f"simulate(days={args.days}, sessions_per_day={args.sessions_per_day}, seed={args.seed}) "
+          f"from {start:%Y-%m-%d}; load average {os.getloadavg()[0]:.1f}", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="run-cost-") as tmp:
+        work = Path(tmp)
+        env = {**os.environ, "JOURNEY_HOME": str(work / "home"), "JOURNEY_HASH_KEY": secrets.token_hex(32)}
+        for name in ("JOURNEY_WAREHOUSE", "JOURNEY_SERVING_DB", "DAGSTER_HOME"):
+            env.pop(name, None)
+        base, extra = simulate_ninety_nine_and_one(work, args.days, args.sessions_per_day, args.seed)
+
+        journey(env, "import", "import", str(base))
+        runs = [journey(env, "full", "run"), journey(env, "nothing new", "run")]
+        journey(env, "import", "import", str(extra))
+        runs.append(journey(env, "+1 %", "run"))
+        serving = work / "home" / "serving" / "journey.duckdb"
+        incremental = marts_rows(serving)
+        runs.append(journey(env, "full refresh", "run", "--full-refresh"))
+        same = marts_rows(serving) == incremental
+
+    for run in runs:
+        print(run.line())
+    full, noop, plus, refresh = runs
+    print(f"nothing new: {noop.wall_s:.1f} s wall (target at most 5 s)")
+    print(f"+1 %: {plus.wall_s:.1f} s wall (target at most 25 s), {plus.wall_s / refresh.wall_s:.3f} of the full "
+          f"refresh and {plus.wall_s / full.wall_s:.3f} of the first full build (target at most 0.25)")
+    print(f"+1 % serving snapshot equals the full refresh's: {same}")
+    if not same:
+        raise SystemExit("the incremental run's marts differ from the full refresh's")
+
+
+if __name__ == "__main__":
+    main()
