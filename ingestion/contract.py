@@ -30,7 +30,6 @@ from typing_extensions import NotRequired, TypedDict
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "event.schema.json"
 
-STATES = ("inbound_queue", "bot_active", "pending_agent", "human_active", "resolved", "expired")
 State = Literal["inbound_queue", "bot_active", "pending_agent", "human_active", "resolved", "expired"]
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]

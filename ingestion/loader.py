@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +32,8 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
 from ingestion.contract import EVENT_TYPES
-from ingestion.settings import Settings
-from ingestion.sinks import Delivery, fetch
-from ingestion.sinks.file import pending_segments
+from ingestion.settings import PostgresSettings, Settings
+from ingestion.sinks import Delivery, backlog, fetch
 
 log = logging.getLogger(__name__)
 
@@ -253,15 +252,14 @@ def spool_source(segments: Sequence[Path] = (), warehouse: Path | None = None):
     return events, quarantine
 
 
-def postgres_credentials(env: Mapping[str, str] | None = None) -> PostgresCredentials:
-    """PostgreSQL from the JOURNEY_PG_* variables, the ones dbt's `postgres` target reads."""
-    env = os.environ if env is None else env
+def postgres_credentials(postgres: PostgresSettings) -> PostgresCredentials:
+    """dlt's credentials for the settings' PostgreSQL (JOURNEY_PG_*, which dbt's `postgres` target reads too)."""
     credentials = PostgresCredentials()
-    credentials.host = env.get("JOURNEY_PG_HOST", "localhost")
-    credentials.port = int(env.get("JOURNEY_PG_PORT", "5432"))
-    credentials.username = env.get("JOURNEY_PG_USER", "journey")
-    credentials.password = env.get("JOURNEY_PG_PASSWORD")
-    credentials.database = env.get("JOURNEY_PG_DBNAME", "journey")
+    credentials.host = postgres.host
+    credentials.port = postgres.port
+    credentials.username = postgres.user
+    credentials.password = postgres.password
+    credentials.database = postgres.dbname
     return credentials
 
 
@@ -270,7 +268,7 @@ def make_pipeline(settings: Settings) -> dlt.Pipeline:
     # more time than the disk it saves. An operator's own setting wins.
     os.environ.setdefault("DATA_WRITER__COMPRESSION", "none")
     if settings.destination == "postgres":
-        destination = dlt.destinations.postgres(postgres_credentials())
+        destination = dlt.destinations.postgres(postgres_credentials(settings.postgres))
     else:
         # Row order inside raw.events carries no meaning; letting DuckDB drop
         # it parallelises the inserts of the merge.
@@ -340,13 +338,14 @@ def load_waiting(pipeline: dlt.Pipeline, settings: Settings,
     committed and acknowledged before the next is parsed, so memory stays
     bounded whatever the backlog and a crash repeats at most one batch.
 
-    It stops once the segments that waited when it started are loaded (a busy
-    collector keeps sealing new ones; the next run takes those). A broker
-    delivery is one fetch, already bounded by its batch size.
+    It stops once what waited when it started is loaded, as the sink's `backlog`
+    tells: the file spool's segments sealed by then (a busy collector keeps
+    sealing new ones; the next run takes those), or a broker's one delivery,
+    already bounded by its batch size.
     """
-    backlog = set(pending_segments(settings.spool_dir))
+    started_with = backlog(settings)
     totals = {"batches": 0, "segments": 0, "events": 0, "quarantined": 0}
-    while not totals["batches"] or backlog & set(pending_segments(settings.spool_dir)):
+    while not totals["batches"] or started_with.remains():
         with closing(prepare(pipeline, settings)) as delivery:
             segments = delivery.segments
             if not segments:

@@ -88,10 +88,9 @@ def _say_publication(settings: Settings, published: dict | None) -> None:
 
 
 def _report(settings: Settings, out: Path | None, send: bool) -> int:
-    from orchestration.defs.report.deliver import SmtpSettings
     from orchestration.defs.report.make import make_report
 
-    smtp = SmtpSettings.from_env()
+    smtp = settings.smtp
     if send and not smtp.host:
         raise ValueError("--send needs an SMTP relay: set JOURNEY_SMTP_HOST, JOURNEY_REPORT_FROM and "
                          "JOURNEY_REPORT_TO (see the README's Stakeholder report section)")

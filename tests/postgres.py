@@ -22,6 +22,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from ingestion.settings import PostgresSettings
+
 POSTGRES_ROOT = Path("/usr/lib/postgresql")
 USER = DBNAME = "journey"
 START_ATTEMPTS = 3  # a free port can be taken between choosing it and the server binding it
@@ -90,7 +92,9 @@ def throwaway_cluster() -> Iterator[dict[str, str]]:
 
 
 def connect(env: dict[str, str], dbname: str | None = None) -> closing:
-    """A connection closed on leaving the block (psycopg2's own `with` only ends the transaction)."""
-    return closing(psycopg2.connect(
-        host=env["JOURNEY_PG_HOST"], port=int(env["JOURNEY_PG_PORT"]), user=env["JOURNEY_PG_USER"],
-        password=env["JOURNEY_PG_PASSWORD"], dbname=dbname or env["JOURNEY_PG_DBNAME"]))
+    """A connection to the PostgreSQL that the JOURNEY_PG_* variables in `env` name, read as
+    the loader reads them; closed on leaving the block (psycopg2's own `with` only ends the
+    transaction)."""
+    pg = PostgresSettings.from_env(env)
+    return closing(psycopg2.connect(host=pg.host, port=pg.port, user=pg.user, password=pg.password,
+                                    dbname=dbname or pg.dbname))

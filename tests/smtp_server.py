@@ -8,7 +8,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from orchestration.defs.report.deliver import SmtpSettings
+from ingestion.settings import SmtpSettings
 from tests.collector_server import free_port
 
 PASSWORD = "s3cret-" + secrets.token_hex(8)

@@ -11,8 +11,9 @@ import jwt
 import pytest
 
 from ingestion.collector.openapi import OPENAPI_PATH, build
+from ingestion.collector.routes import ROUTES
 from ingestion.loader import load_spool
-from ingestion.settings import Settings
+from ingestion.settings import CollectorConfig, Settings
 from ingestion.spool import SpoolReader
 from tests.collector_server import CollectorProcess, request
 from tests.conftest import event
@@ -38,7 +39,28 @@ def _settings(server: CollectorProcess) -> Settings:
 def test_openapi_document_is_committed_and_served(collector):
     assert json.loads(OPENAPI_PATH.read_text()) == json.loads(json.dumps(build(), sort_keys=True))
     served = request("GET", collector.url + "/openapi.json")
-    assert served.status == 200 and served.json()["paths"].keys() >= {"/v1/events", "/v1/handshake"}
+    assert served.status == 200 and served.body == OPENAPI_PATH.read_bytes()  # the defaults' limits
+
+
+def test_openapi_paths_are_the_documented_routes_and_limits_the_configured_ones():
+    config = CollectorConfig.load({"JOURNEY_MAX_BODY_BYTES": str(2 << 20), "JOURNEY_MAX_EVENT_BYTES": "1000"})
+    document = build(config)
+    assert {path: set(item) for path, item in document["paths"].items()} == {
+        route.path: {op.method.lower() for op in route.operations} for route in ROUTES if route.documented}
+    assert document["paths"]["/v1/events"]["post"]["responses"]["413"]["description"] == \
+        "Body over 2 MB, or an event over 1000 bytes."
+    assert "Body over 512 KB, or an event over 32 KB." in OPENAPI_PATH.read_text()
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.path)
+def test_every_route_answers_other_methods_with_405_and_its_allow_header(collector, route):
+    response = request("DELETE", collector.url + route.path, headers={"Origin": "https://shop.example"})
+    assert response.status == 405 and response.headers["allow"] == route.allow.decode()
+    assert ("access-control-allow-origin" in response.headers) == route.cors
+    if route.cors:
+        assert response.headers["access-control-allow-methods"] == route.allow.decode() == "POST, OPTIONS"
+    else:  # no preflight either
+        assert request("OPTIONS", collector.url + route.path).status == 405
 
 
 def test_health_readiness_and_metrics(collector):
@@ -53,6 +75,10 @@ def test_health_readiness_and_metrics(collector):
     fsyncs = next(float(line.split()[-1]) for line in metrics.splitlines()
                   if line.startswith("journey_fsync_seconds_count"))
     assert fsyncs >= 1  # every acknowledgement went through a group commit
+    # The sink-neutral name, beside the first one that existing scrapes read (docs/contract.md §2.6).
+    commits = next(float(line.split()[-1]) for line in metrics.splitlines()
+                   if line.startswith("journey_commit_seconds_count"))
+    assert commits == fsyncs
     collector.post("/v1/events", b"{oops")
     metrics = request("GET", collector.url + "/metrics").body.decode()
     assert 'journey_requests_rejected_total{status="400",reason="malformed_json"}' in metrics

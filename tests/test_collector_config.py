@@ -1,6 +1,6 @@
 import pytest
 
-from ingestion.collector.config import CollectorConfig
+from ingestion.settings import CollectorConfig
 from ingestion.collector.tokens import TokenError, TokenKeys
 
 
@@ -16,9 +16,34 @@ def test_file_values_and_environment_precedence(tmp_path):
     assert "env-1" not in repr(config) and "s" * 40 not in repr(config)  # secrets stay out of logs
 
 
+def test_an_empty_variable_leaves_the_file_value_and_bad_values_name_their_variable(tmp_path):
+    path = tmp_path / "collector.toml"
+    path.write_text('cors_origins = "https://a.example, https://b.example"\nmax_body_bytes = "big"\n')
+    with pytest.raises(ValueError, match="JOURNEY_MAX_BODY_BYTES must be a whole number, got 'big'"):
+        CollectorConfig.load({"JOURNEY_COLLECTOR_CONFIG": str(path)})
+    config = CollectorConfig.load({"JOURNEY_COLLECTOR_CONFIG": str(path), "JOURNEY_MAX_BODY_BYTES": "2048",
+                                   "JOURNEY_CORS_ORIGINS": ""})
+    assert config.max_body_bytes == 2048
+    assert config.cors_origins == frozenset({"https://a.example", "https://b.example"})
+    assert config.generated_token_key and CollectorConfig.load({}).api_keys == ()
+
+
+@pytest.mark.parametrize("content", [None, "api_keys = [", b"\xff\xfe"])
+def test_a_config_file_that_cannot_be_read_names_the_variable(tmp_path, content):
+    path = tmp_path / "collector.toml"
+    if isinstance(content, str):
+        path.write_text(content)
+    elif content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"JOURNEY_COLLECTOR_CONFIG names {path}, which cannot be read as TOML"):
+        CollectorConfig.load({"JOURNEY_COLLECTOR_CONFIG": str(path)})
+
+
 def test_short_or_malformed_token_keys_are_refused():
     with pytest.raises(ValueError, match="shorter than 32 bytes"):
         TokenKeys.parse("k1:short")
+    with pytest.raises(ValueError, match="JOURNEY_TOKEN_KEYS: token key 'k1' is shorter than 32 bytes"):
+        CollectorConfig.load({"JOURNEY_TOKEN_KEYS": "k1:short"})
     with pytest.raises(ValueError, match="kid:secret"):
         TokenKeys.parse("no-separator-" + "x" * 40)
 

@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from ingestion.collector.config import CollectorConfig
 from ingestion.collector.openapi import OPENAPI_PATH
 from ingestion.contract import EVENT_TYPES, InvalidEvent, parse_event
 from ingestion.edge import Edge
 from ingestion.importer import import_files
+from ingestion.settings import CollectorConfig
 from tests.collector_server import CollectorProcess, request
 from tests.conftest import event, write_lines
 

@@ -42,6 +42,12 @@ def nats_env(nats_server, monkeypatch):
     return env
 
 
+@pytest.fixture
+def nats_settings(settings, nats_env) -> Settings:
+    """The test's settings read once nats_env is set, as a process started in it reads them."""
+    return Settings.from_env()
+
+
 def _records(settings: Settings, ids: list[str]) -> list[bytes]:
     edge = Edge.from_settings(settings)
     return [encode(edge.accept(event(i, "message.received", "2026-11-02T09:00:00Z", message_id=i), utc_now_iso()))
@@ -58,29 +64,30 @@ def _raw_ids(settings: Settings) -> list[str]:
         return [r[0] for r in con.sql("select event_id from raw.events").fetchall()]
 
 
-def test_published_twice_loaded_once_and_acknowledged_only_after_the_load(settings, nats_env):
+def test_published_twice_loaded_once_and_acknowledged_only_after_the_load(nats_settings):
     ids = [f"e{i}" for i in range(20)]
-    records = _records(settings, ids)
-    with closing(open_sink(settings)) as sink:
+    records = _records(nats_settings, ids)
+    with closing(open_sink(nats_settings)) as sink:
         assert sink.append(records) == 20
         assert sink.append(records[:5]) == 5      # a producer's retry: Nats-Msg-Id dedupes it
     # A batch released without ack (a failed load) comes straight back, whole.
-    with closing(fetch(settings)) as delivery:
+    with closing(fetch(nats_settings)) as delivery:
         assert len(delivery.segments[0].read_bytes().splitlines()) == 20
-    with closing(fetch(settings)) as delivery:
+    with closing(fetch(nats_settings)) as delivery:
         assert delivery.segments[0].name.startswith("nats-JOURNEY_EVENTS-")
         assert len(delivery.segments[0].read_bytes().splitlines()) == 20
 
-    assert load_spool(settings) == {"segments": 1, "events": 20, "quarantined": 0}
-    assert sorted(_raw_ids(settings)) == sorted(ids)
-    assert load_spool(settings)["segments"] == 0  # acknowledged: the work queue is empty
-    with closing(open_sink(settings)) as sink:
+    assert load_spool(nats_settings) == {"segments": 1, "events": 20, "quarantined": 0}
+    assert sorted(_raw_ids(nats_settings)) == sorted(ids)
+    assert load_spool(nats_settings)["segments"] == 0  # acknowledged: the work queue is empty
+    with closing(open_sink(nats_settings)) as sink:
         assert sink.backlog_bytes() == 0
 
 
 def test_a_loader_killed_before_its_ack_gets_the_batch_again_and_raw_keeps_each_once(settings, nats_env,
                                                                                    monkeypatch, tmp_path):
     monkeypatch.setenv("JOURNEY_NATS_ACK_WAIT_S", "2")
+    settings = Settings.from_env()  # with the short ack wait, as the loader process below reads it
     ids = [f"k{i}" for i in range(30)]
     with closing(open_sink(settings)) as sink:
         sink.append(_records(settings, ids))
@@ -133,30 +140,30 @@ def test_the_collector_acknowledges_only_what_jetstream_acknowledged(tmp_path, n
     assert not list((collector.home / "spool").glob("*/*"))  # the local spool was never used
 
 
-def test_the_spool_sensor_sees_jetstream_messages_waiting(settings, nats_env):
+def test_the_spool_sensor_sees_jetstream_messages_waiting(nats_settings):
     """With JOURNEY_SINK=nats the sensor asks the stream, not the empty local spool:
     one run per new publish, none once the loader acknowledged everything."""
     import dagster as dg
 
     from orchestration.defs.build import build_definitions
 
-    sensor = build_definitions(settings).resolve_sensor_def("spool_segments_waiting")
+    sensor = build_definitions(nats_settings).resolve_sensor_def("spool_segments_waiting")
     with dg.instance_for_test() as instance:
         def tick():
             return sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
 
         assert tick().run_requests == [] and "nothing waits in JetStream stream" in tick().skip_message
-        with closing(open_sink(settings)) as sink:
-            sink.append(_records(settings, ["s1", "s2", "s3"]))
+        with closing(open_sink(nats_settings)) as sink:
+            sink.append(_records(nats_settings, ["s1", "s2", "s3"]))
         first = tick().run_requests
         assert len(first) == 1 and first[0].tags["journey/waiting"] == "3"
         assert [r.run_key for r in tick().run_requests] == [first[0].run_key]  # same messages, same key
-        with closing(open_sink(settings)) as sink:
-            sink.append(_records(settings, ["s4"]))
+        with closing(open_sink(nats_settings)) as sink:
+            sink.append(_records(nats_settings, ["s4"]))
         second = tick().run_requests
         assert second[0].run_key != first[0].run_key and second[0].tags["journey/waiting"] == "4"
 
-        assert load_spool(settings)["events"] == 4
+        assert load_spool(nats_settings)["events"] == 4
         assert tick().run_requests == []
 
 
@@ -168,7 +175,7 @@ def test_a_sensor_tick_fails_loudly_when_the_broker_is_away(settings, monkeypatc
     monkeypatch.setenv("JOURNEY_SINK", "nats")
     monkeypatch.setenv("JOURNEY_NATS_URL", f"nats://127.0.0.1:{free_port()}")
     monkeypatch.setenv("JOURNEY_NATS_TIMEOUT_S", "0.5")
-    sensor = build_definitions(settings).resolve_sensor_def("spool_segments_waiting")
+    sensor = build_definitions(Settings.from_env()).resolve_sensor_def("spool_segments_waiting")
     with dg.instance_for_test() as instance, pytest.raises(Exception, match="cannot use NATS JetStream"):
         sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
 

@@ -14,15 +14,15 @@ import math
 import os
 import secrets
 import subprocess
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from unittest import mock
 
 import duckdb
 import pytest
 
 from ingestion.loader import load_spool
-from ingestion.settings import Settings
+from ingestion.settings import PostgresSettings, Settings
 from ingestion.simulator import simulate, write_ndjson
 from orchestration.defs.dbt.cli_args import DbtRunConfig, dbt_build_args
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
@@ -76,8 +76,8 @@ def dbt(pg_env: dict[str, str], target_path: Path, *args: str) -> str:
 
 
 def load_into_postgres(pg_env: dict[str, str], settings: Settings) -> dict[str, int]:
-    with mock.patch.dict(os.environ, pg_env):
-        return load_spool(settings)
+    """The loader on the throwaway cluster: its JOURNEY_PG_* as the settings' `postgres` section."""
+    return load_spool(replace(settings, postgres=PostgresSettings.from_env(pg_env)))
 
 
 @pytest.fixture(scope="module")

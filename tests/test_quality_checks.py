@@ -59,7 +59,7 @@ def built(tmp_path_factory):
     events = home / "events.ndjson"
     write_ndjson(sim.events, events)
     with pytest.MonkeyPatch.context() as env:
-        # The runner and build_definitions export these; the context restores them.
+        # The settings are read from these and the runner exports DAGSTER_HOME; the context restores them.
         env.setenv("JOURNEY_HOME", str(home))
         env.setenv("DAGSTER_HOME", str(home / "dagster"))
         env.setenv("JOURNEY_WAREHOUSE", str(home / "warehouse.duckdb"))
@@ -174,11 +174,9 @@ def test_a_corrupted_mart_fails_its_check_with_a_message_naming_what_broke(built
     assert words in result.metadata["failures"].value
 
 
-def test_a_failed_mart_check_leaves_the_previous_snapshot_byte_for_byte(built, tmp_path, monkeypatch):
+def test_a_failed_mart_check_leaves_the_previous_snapshot_byte_for_byte(built, tmp_path):
     """The marts' checks and the publication, as load_and_transform runs them: a clean warehouse
     is published; a broken one is not, and readers keep the previous file unchanged."""
-    # Recorded so that the path build_definitions exports is undone after the test.
-    monkeypatch.setenv("JOURNEY_WAREHOUSE", "")
     serving = tmp_path / "serving" / "journey.duckdb"
     outcomes, snapshots = {}, {}
     for case, sql in (("clean", None), ("broken", DUPLICATE_SESSION)):

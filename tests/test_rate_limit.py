@@ -24,9 +24,8 @@ from itertools import count
 import pytest
 
 from ingestion.collector.app import Collector
-from ingestion.collector.config import CollectorConfig
 from ingestion.collector.ratelimit import RateLimiter, retry_after
-from ingestion.settings import Settings
+from ingestion.settings import CollectorConfig, Settings
 from tests.collector_server import CollectorProcess, Response, request
 from tests.conftest import event
 
@@ -112,8 +111,8 @@ def test_limits_configuration():
     config = CollectorConfig.load({"JOURNEY_RATE_LIMIT_KEY_RPS": "0", "JOURNEY_RATE_LIMIT_IP_RPS": "2.5",
                                    "JOURNEY_RATE_LIMIT_IP_BURST": "4"})
     app = Collector(Settings.from_env({"JOURNEY_HASH_KEY": "k" * 32}), config)
-    assert app.key_limits is None  # 0 turns the limit off
-    assert (app.ip_limits.rate, app.ip_limits.burst) == (2.5, 4)
+    assert app.admission.key_limits is None  # 0 turns the limit off
+    assert (app.admission.ip_limits.rate, app.admission.ip_limits.burst) == (2.5, 4)
     for name, value in [("RPS", "-1"), ("BURST", "0"), ("BURST", "0.5"), ("RPS", "fast"), ("RPS", "inf")]:
         with pytest.raises(ValueError, match=f"JOURNEY_RATE_LIMIT_IP_{name}"):
             CollectorConfig.load({f"JOURNEY_RATE_LIMIT_IP_{name}": value})

@@ -20,10 +20,10 @@ import duckdb
 import numpy as np
 import pytest
 
-from ingestion.settings import Settings
+from ingestion.settings import Settings, SmtpSettings
 from ingestion.simulator import write_ndjson
 from orchestration.defs.report.assets import REPORT_JOB, REPORT_KEY, build_report_assets
-from orchestration.defs.report.deliver import SmtpSettings, send_report
+from orchestration.defs.report.deliver import send_report
 from orchestration.defs.report.marts import EXTRACTS
 from orchestration.defs.report.render import CHARTS, content_id, render_report
 from orchestration.defs.serving.assets import SNAPSHOT_KEY
@@ -326,11 +326,10 @@ def test_smtp_settings_from_the_environment():
         SmtpSettings.from_env({"JOURNEY_SMTP_HOST": "mail.example.org"})
 
 
-def test_report_asset_materializes_and_mails_through_dagster(home, smtp_server, tmp_path, monkeypatch):
+def test_report_asset_materializes_and_mails_through_dagster(home, smtp_server, tmp_path):
     inbox, smtp = smtp_server
-    for name, value in smtp_env(smtp).items():
-        monkeypatch.setenv(name, value)
-    settings = dataclasses.replace(Settings.from_env({"JOURNEY_HOME": str(home)}), reports_dir=tmp_path / "reports")
+    settings = dataclasses.replace(Settings.from_env({**smtp_env(smtp), "JOURNEY_HOME": str(home)}),
+                                   reports_dir=tmp_path / "reports")
     result = dg.materialize([build_report_assets(settings)], instance=dg.DagsterInstance.ephemeral())
     assert result.success
     [materialization] = result.asset_materializations_for_node("reports__stakeholder_report")

@@ -13,6 +13,7 @@ import time
 import duckdb
 import pytest
 
+from ingestion.collector.routes import ROUTES
 from ingestion.importer import import_files
 from ingestion.loader import load_spool
 from ingestion.settings import Settings
@@ -65,7 +66,7 @@ def _basic(key: str) -> str:
     return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
 
 
-@pytest.mark.parametrize("path", ["/v1/handshake", "/v1/batch", "/v1/track"])
+@pytest.mark.parametrize("path", sorted(route.path for route in ROUTES for op in route.operations if op.key))
 @pytest.mark.parametrize("authorization", [None, "Bearer not-a-key", "Basic !!!", "Token abc", "basic-wrong"])
 def test_every_server_route_refuses_missing_or_wrong_keys(collector, path, authorization):
     headers = {} if authorization is None else {

@@ -35,14 +35,18 @@
 
 {#-
   The newest upstream build a run consumed, stored on every row it writes.
-  A model that also reads other incremental models (`parents`) consumed no
-  more than the least any of them has: after a failed run, a partial one
-  (a Dagster subset, `dbt build -s model`) reads a lagging parent's stale
-  rows, and the lower stamp makes the next run redo those conversations. A
-  parent without rows counts as caught up.
+  A model that also reads other incremental models rebuilt from the same
+  upstream (its incremental parents) consumed no more than the least any of
+  them has: after a failed run, a partial one (a Dagster subset, `dbt build
+  -s model`) reads a lagging parent's stale rows, and the lower stamp makes
+  the next run redo those conversations. A parent without rows counts as
+  caught up. The parents are not named by hand: `incremental_parents` reads
+  them from the model's own dependencies, so a `ref` added to a model is
+  counted the moment it is written.
 -#}
-{% macro consumed_build_seq(upstream, parents=[]) -%}
+{% macro consumed_build_seq(upstream) -%}
     {%- set newest = '(select max(build_seq) from ' ~ upstream ~ ')' -%}
+    {%- set parents = incremental_parents(upstream) -%}
     {%- if parents -%}
     least(
         {{ newest }}
@@ -53,6 +57,44 @@
     {%- else -%}
     {{ newest }}
     {%- endif -%}
+{%- endmacro %}
+
+{#-
+  The relations this model reads that are incremental and rebuilt from the
+  same upstream as the model (their `meta.rebuilt_from` names it), so their
+  `upstream_build_seq` counts in the upstream's `build_seq`: read from the
+  model's dependencies (`model.depends_on.nodes`) in dbt's graph, sorted by
+  name. The upstream itself is not a parent; a parent rebuilt from another
+  model stops the build (its stamps count other builds). Known when dbt
+  executes (`execute`), the only time the SQL reaches a database; empty in
+  a unit test, whose inputs are fixtures. Also checks that `upstream` is the
+  model named by the model's own `meta.rebuilt_from` (dbt_project.yml), the
+  one `replace_conversations` deletes by.
+-#}
+{% macro incremental_parents(upstream) -%}
+    {%- set parents = [] -%}
+    {%- if execute and model.resource_type == 'model' -%}
+        {%- set nodes = graph.get('nodes', {}) -%}
+        {%- set rebuilt_from = (config.get('meta') or {}).get('rebuilt_from') -%}
+        {%- if rebuilt_from is none or ref(rebuilt_from) | string != upstream | string -%}
+            {{ exceptions.raise_compiler_error(
+                this.identifier ~ " stores the build_seq it consumed of " ~ upstream
+                ~ ", but its meta.rebuilt_from in dbt_project.yml names " ~ (rebuilt_from or "no model")) }}
+        {%- endif -%}
+        {%- for unique_id in model.depends_on.nodes | sort -%}
+            {%- set node = nodes.get(unique_id) -%}
+            {%- set parent_from = (node.config.meta or {}).get('rebuilt_from') if node is not none
+                and node.config.materialized == 'incremental' and node.name != rebuilt_from else none -%}
+            {%- if parent_from and parent_from != rebuilt_from -%}
+                {{ exceptions.raise_compiler_error(
+                    this.identifier ~ " reads " ~ node.name ~ ", rebuilt from " ~ parent_from ~ " (not "
+                    ~ rebuilt_from ~ "): their build_seq stamps cannot be compared") }}
+            {%- elif parent_from -%}
+                {%- do parents.append(ref(node.name)) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(parents) }}
 {%- endmacro %}
 
 {#- Keeps an incremental run to the conversations `upstream` rebuilt since this model's last run. -#}

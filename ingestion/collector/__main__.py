@@ -3,7 +3,7 @@
 import argparse
 
 from ingestion.collector.app import serve
-from ingestion.collector.config import DEFAULT_HOST, DEFAULT_PORT
+from ingestion.settings.collector import DEFAULT_HOST, DEFAULT_PORT
 
 parser = argparse.ArgumentParser(prog="journey collect")
 parser.add_argument("--host", default=DEFAULT_HOST)

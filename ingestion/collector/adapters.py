@@ -1,5 +1,6 @@
-"""Map other wire formats onto the contract: WhatsApp Cloud API webhooks and
-the Segment tracking API. Pure functions of the decoded payload; the collector
+"""Map other wire formats onto the contract: WhatsApp Cloud API webhooks, the
+Segment tracking API, and the webview tracker's events with the identity of
+their handshake token. Pure functions of the decoded payload; the collector
 validates their output like any other event.
 """
 
@@ -114,3 +115,17 @@ def segment_event(call: Any) -> dict:
         event["type"] = f"segment:{kind}"
     event["properties"] = properties
     return {k: v for k, v in event.items() if v is not None}
+
+
+def webview_event(event: dict, claims: dict | None) -> dict:
+    """A browser's event with its identity from the verified token `claims`
+    only (none: unlinked); a browser cannot claim a conversation or a person."""
+    identity = {k: v for k, v in as_dict(event.get("identity")).items() if k == "anonymous_id"}
+    event = {k: v for k, v in event.items() if k not in ("conversation_id", "identity")}
+    event["channel"] = "webview"
+    if claims is not None:
+        event["conversation_id"] = claims["cid"]
+        identity["channel_user_id"] = claims["sub"]
+    if identity:
+        event["identity"] = identity
+    return event

@@ -1,9 +1,8 @@
 """The collector as a plain ASGI application (no framework: every request is
 on the hot path of a durable acknowledgement, and the routes are few).
 
-Routes: POST /v1/events (API key), POST /v1/handshake (API key),
-POST /v1/webview/events (handshake token, CORS, sendBeacon-friendly),
-GET /healthz, /readyz, /metrics, /openapi.json, /tracker.js, /webview/*.
+Its routes, with their methods, CORS and OpenAPI descriptions, are the table
+`routes.ROUTES`; each names the `Collector` coroutine that answers it.
 
 Rate limits (token buckets, `ratelimit.py`) run before any body is parsed:
 per API key once the key is valid, per client IP on the webview route and for
@@ -13,71 +12,32 @@ not limited.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import logging
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qs, urlencode
 
 import orjson
 
-from ingestion.collector.adapters import (
-    SEGMENT_PATHS,
-    as_dict,
-    segment_calls,
-    segment_event,
-    whatsapp_events,
-)
-from ingestion.collector.commit import FsyncHistogram, GroupCommitter, SpoolFull
-from ingestion.collector.config import CollectorConfig
-from ingestion.collector.openapi import OPENAPI_PATH
-from ingestion.collector.ratelimit import RateLimiter, retry_after
+from ingestion.collector.adapters import SEGMENT_PATHS, segment_calls, segment_event, webview_event, whatsapp_events
+from ingestion.collector.commit import CommitHistogram, GroupCommitter, SinkFull
+from ingestion.collector.openapi import render
+from ingestion.collector.ratelimit import THROTTLE_REASONS, Admission, RateLimiter, Throttled
+from ingestion.collector.routes import ROUTES, STATIC_FILES, HTTPError
 from ingestion.collector.tokens import TokenError
 from ingestion.contract import WEBVIEW_TYPES, InvalidEvent
 from ingestion.edge import Edge, utc_now_iso
 from ingestion.privacy import pseudonymize
-from ingestion.settings import Settings
+from ingestion.settings import CollectorConfig, Settings
 from ingestion.sinks import open_sink
 from ingestion.spool import encode, encode_all
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-STATIC_FILES = {
-    "/tracker.js": ("tracker.js", b"application/javascript; charset=utf-8"),
-    "/webview/sample.html": ("sample.html", b"text/html; charset=utf-8"),
-}
-
-
-class HTTPError(Exception):
-    def __init__(self, status: int, message: str, problems: list[str] | None = None,
-                 headers: list[tuple[bytes, bytes]] | None = None):
-        super().__init__(message)
-        self.status, self.message, self.problems, self.headers = status, message, problems, headers or []
-
-
-class Throttled(HTTPError):
-    """429 from the bucket of `limit` (`api_key` or `client_ip`); Retry-After from the bucket's refill."""
-
-    def __init__(self, limit: str, wait: float):
-        seconds = retry_after(wait)
-        super().__init__(429, f"rate limit exceeded ({THROTTLE_REASONS[limit]}): retry after {seconds} s",
-                         headers=[(b"retry-after", str(seconds).encode())])
-        self.limit = limit
-
-
-def _limiter(rate: float, burst: float) -> RateLimiter | None:
-    return RateLimiter(rate, burst) if rate > 0 else None
-
-
-def client_ip(scope) -> str:
-    """The peer address; behind a trusted proxy uvicorn has already put the
-    X-Forwarded-For client here (FORWARDED_ALLOW_IPS, default 127.0.0.1)."""
-    client = scope.get("client")
-    return client[0] if client else "unknown"
 
 
 class Collector:
@@ -92,8 +52,16 @@ class Collector:
         self.received = 0
         self.answered = 0
         self.throttled: Counter[str] = Counter({limit: 0 for limit in THROTTLE_REASONS})
-        self.key_limits = _limiter(config.rate_limit_key_rps, config.rate_limit_key_burst)
-        self.ip_limits = _limiter(config.rate_limit_ip_rps, config.rate_limit_ip_burst)
+        self.admission = Admission(config.api_keys,
+                                   RateLimiter.optional(config.rate_limit_key_rps, config.rate_limit_key_burst),
+                                   RateLimiter.optional(config.rate_limit_ip_rps, config.rate_limit_ip_burst))
+        # (method, path) -> (the coroutine answering it, whether an API key is admitted first)
+        self._handlers = {(op.method, route.path): (getattr(self, op.handler), op.key is not None)
+                          for route in ROUTES for op in route.operations}
+        self._handlers.update({("OPTIONS", route.path): (self._preflight, False) for route in ROUTES if route.cors})
+        self._allow = {route.path: route.allow for route in ROUTES}
+        self._cors_methods = {route.path: route.allow for route in ROUTES if route.cors}
+        self._openapi_doc: bytes | None = None
 
     # --- ASGI plumbing -------------------------------------------------------
 
@@ -105,10 +73,14 @@ class Collector:
             return
         headers = {k.lower(): v for k, v in scope["headers"]}
         origin = headers.get(b"origin", b"").decode("latin-1")
-        counted = scope["method"] != "GET" or scope["path"] not in OPERATIONAL_GETS
+        method, path = scope["method"], scope["path"]
+        counted = method != "GET" or path not in OPERATIONAL
         self.received += counted
         try:
-            status, body, extra = await self._route(scope, receive, headers, origin)
+            handler, keyed = self._handlers.get((method, path)) or self._no_route(method, path)
+            if keyed:
+                self.admission.key(scope, headers)
+            status, body, extra = await handler(scope, receive, headers, origin)
             self.answered += counted
         except HTTPError as err:
             if isinstance(err, Throttled):
@@ -119,7 +91,7 @@ class Collector:
             if err.problems:
                 payload["problems"] = err.problems
             status, body, extra = err.status, payload, err.headers
-        await self._send(send, status, body, extra + self._cors_headers(scope["path"], origin))
+        await self._send(send, status, body, extra + self._cors_headers(path, origin))
 
     async def _lifespan(self, receive, send) -> None:
         while True:
@@ -163,121 +135,55 @@ class Collector:
             if not message.get("more_body"):
                 return b"".join(chunks)
 
-    # --- routing -------------------------------------------------------------
+    # --- routing (the table is routes.ROUTES) ---------------------------------
+    # Each route's coroutine takes (scope, receive, headers, origin) and returns
+    # (status, body, extra headers); anything but 2xx it raises as HTTPError.
 
-    async def _route(self, scope, receive, headers, origin):
-        method, path = scope["method"], scope["path"]
-        if method == "GET":
-            if path == "/healthz":
-                return 200, {"status": "ok"}, []
-            if path == "/readyz":
-                return self._ready()
-            if path == "/metrics":
-                return 200, (self._metrics().encode(), b"text/plain; version=0.0.4"), []
-            if path == "/openapi.json":
-                return 200, (OPENAPI_PATH.read_bytes(), b"application/json"), []
-            if path in STATIC_FILES:
-                name, content_type = STATIC_FILES[path]
-                return 200, ((STATIC_DIR / name).read_bytes(), content_type), []
-        if method == "OPTIONS" and path == "/v1/webview/events":
-            if origin not in self.config.cors_origins:
-                raise HTTPError(403, "origin not allowed")
-            return 204, (b"", b"text/plain"), []
-        if method == "POST" and path == "/v1/events":
-            self._admit_key(scope, headers)
-            body = await self._read_body(receive, headers)
-            return await self._accept(self._lines(self._events_of(self._loads(body))))
-        if method == "POST" and path == "/v1/handshake":
-            self._admit_key(scope, headers)
-            return self._handshake(await self._decode(receive, headers))
-        if path == WHATSAPP_PATH and method == "GET":
-            return self._whatsapp_challenge(scope)
-        if path == WHATSAPP_PATH and method == "POST":
-            # The signature covers the body, so it is read (up to 4 MB) first; an
-            # address whose bucket failed signatures emptied is refused before that.
-            if self.ip_limits is not None and (wait := self.ip_limits.wait(client_ip(scope))):
-                raise Throttled("client_ip", wait)
-            body = await self._read_body(receive, headers, self.config.max_webhook_bytes)
-            self._admit(scope, self._check_whatsapp_signature, headers, body)
-            return await self._accept_mapped(whatsapp_events(self._loads(body)), "whatsapp")
-        if method == "POST" and path in SEGMENT_PATHS:
-            self._admit_key(scope, headers)
-            calls = segment_calls(path, self._segment_envelope(path, await self._decode(receive, headers)))
-            status, result, extra = await self._accept_mapped([segment_event(c) for c in calls], "segment")
-            return status, {"success": True, **result}, extra
-        if method == "POST" and path == "/v1/webview/events":
-            self._throttle(self.ip_limits, client_ip(scope), "client_ip")
-            # Browsers send Origin on same-origin POSTs too: the collector's own
-            # pages (the sample webview) are always allowed.
-            own = f"{scope.get('scheme', 'http')}://{headers.get(b'host', b'').decode('latin-1')}"
-            if origin and origin != own and origin not in self.config.cors_origins:
-                raise HTTPError(403, "origin not allowed")
-            return await self._webview(await self._decode(receive, headers))
-        allowed = ALLOWED_METHODS.get(path)
+    def _no_route(self, method: str, path: str) -> NoReturn:
+        allowed = self._allow.get(path)
         if allowed:  # RFC 9110: a 405 says which methods the route does take
             raise HTTPError(405, f"{method} not allowed on {path}", headers=[(b"allow", allowed)])
         raise HTTPError(404, "no such route")
 
     def _cors_headers(self, path: str, origin: str) -> list[tuple[bytes, bytes]]:
-        if path != "/v1/webview/events" or origin not in self.config.cors_origins:
+        methods = self._cors_methods.get(path)
+        if methods is None or origin not in self.config.cors_origins:
             return []
         return [(b"access-control-allow-origin", origin.encode()), (b"vary", b"Origin"),
-                (b"access-control-allow-methods", b"POST, OPTIONS"),
+                (b"access-control-allow-methods", methods),
                 (b"access-control-allow-headers", b"content-type"), (b"access-control-max-age", b"600")]
 
-    def _admit(self, scope, verify, *args) -> None:
-        """Throttle a caller by the identity `verify` proves (an API key, the
-        signed WhatsApp source) or, when it proves none, by its IP: a client
-        guessing keys empties its address's bucket and then gets 429, not 401."""
-        try:
-            source = verify(*args)
-        except HTTPError:
-            self._throttle(self.ip_limits, client_ip(scope), "client_ip")
-            raise
-        limiter = self.key_limits  # inlined _throttle, as in _admit_key
-        if limiter is not None and (wait := limiter.take(source)):
-            raise Throttled("api_key", wait)
+    async def _preflight(self, scope, receive, headers, origin):
+        if origin not in self.config.cors_origins:
+            raise HTTPError(403, "origin not allowed")
+        return 204, (b"", b"text/plain"), []
 
-    def _admit_key(self, scope, headers) -> None:
-        """`_admit(scope, self._authorize, headers)` written out, as every
-        producer request passes here: the generic call cost a third of the
-        admission (about 0.5 µs a request)."""
-        try:
-            key = self._authorize(headers)
-        except HTTPError:
-            self._throttle(self.ip_limits, client_ip(scope), "client_ip")
-            raise
-        limiter = self.key_limits
-        if limiter is not None and (wait := limiter.take(key)):
-            raise Throttled("api_key", wait)
+    async def _events(self, scope, receive, headers, origin):
+        body = await self._read_body(receive, headers)
+        return await self._accept(self._lines(self._events_of(self._loads(body))))
 
-    @staticmethod
-    def _throttle(limiter: RateLimiter | None, key, limit: str) -> None:
-        if limiter is not None and (wait := limiter.take(key)):
-            raise Throttled(limit, wait)
+    async def _whatsapp(self, scope, receive, headers, origin):
+        # The signature covers the body, so it is read (up to 4 MB) first; an
+        # address whose bucket failed signatures emptied is refused before that.
+        self.admission.ip_has_room(scope)
+        body = await self._read_body(receive, headers, self.config.max_webhook_bytes)
+        problem = self._whatsapp_signature_problem(headers, body)
+        self.admission.proven(scope, None if problem else WHATSAPP_SOURCE)
+        if problem:
+            raise HTTPError(401, problem)
+        return await self._accept_mapped(whatsapp_events(self._loads(body)), "whatsapp")
 
-    def _authorize(self, headers) -> str:
-        """The caller's key, from `Authorization: Bearer KEY` or Segment's HTTP
-        Basic with the write key as user name; 401 if it is not a configured one."""
-        auth = headers.get(b"authorization", b"").decode("latin-1")
-        scheme, _, key = auth.partition(" ")
-        if scheme.lower() == "basic":
-            try:
-                key = base64.b64decode(key, validate=True).decode().partition(":")[0]
-            except ValueError:
-                key = ""
-        elif scheme.lower() != "bearer":
-            key = ""
-        if not key:
-            raise HTTPError(401, "missing API key: send Authorization: Bearer <key>",
-                            headers=[(b"www-authenticate", b"Bearer")])
-        # Compare against every key so timing says nothing about which one nearly matched.
-        matched = False
-        for candidate in self.config.api_keys:
-            matched |= hmac.compare_digest(candidate.encode(), key.encode())
-        if not matched:
-            raise HTTPError(401, "invalid API key", headers=[(b"www-authenticate", b"Bearer")])
-        return key
+    async def _segment(self, scope, receive, headers, origin):
+        """Refused events of a Segment call are quarantined, but a body that is
+        no Segment call at all is a client bug to answer, not to store nothing for."""
+        path, data = scope["path"], await self._decode(receive, headers)
+        if not isinstance(data, dict):
+            raise HTTPError(422, "expected a Segment call: a JSON object")
+        if SEGMENT_PATHS[path] is None and not isinstance(data.get("batch"), list):
+            raise HTTPError(422, "invalid batch", ["batch: expected a list of calls"])
+        calls = segment_calls(path, data)
+        status, result, extra = await self._accept_mapped([segment_event(c) for c in calls], "segment")
+        return status, {"success": True, **result}, extra
 
     async def _decode(self, receive, headers) -> Any:
         return self._loads(await self._read_body(receive, headers))
@@ -326,7 +232,7 @@ class Collector:
         accepted = len(lines) - quarantined
         try:
             await self.committer.commit(lines)
-        except SpoolFull:
+        except SinkFull:
             raise HTTPError(503, "spool full, retry later", headers=self._retry_after()) from None
         except OSError as exc:
             log.error("spool write failed, nothing acknowledged: %s", exc)
@@ -356,40 +262,31 @@ class Collector:
             return 200, {"accepted": 0}, []
         return await self._accept(lines, quarantined)
 
-    @staticmethod
-    def _segment_envelope(path: str, data: Any) -> dict:
-        """Refused events of a Segment call are quarantined, but a body that is
-        no Segment call at all is a client bug to answer, not to store nothing for."""
-        if not isinstance(data, dict):
-            raise HTTPError(422, "expected a Segment call: a JSON object")
-        if SEGMENT_PATHS[path] is None and not isinstance(data.get("batch"), list):
-            raise HTTPError(422, "invalid batch", ["batch: expected a list of calls"])
-        return data
-
-    def _whatsapp_challenge(self, scope):
+    async def _whatsapp_challenge(self, scope, receive, headers, origin):
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         mode, token = query.get("hub.mode", [""])[0], query.get("hub.verify_token", [""])[0]
         expected = self.config.whatsapp_verify_token
         if mode == "subscribe" and expected and hmac.compare_digest(token.encode(), expected.encode()):
             return 200, (query.get("hub.challenge", [""])[0].encode(), b"text/plain"), []
-        self._throttle(self.ip_limits, client_ip(scope), "client_ip")  # a verify-token guess
+        self.admission.ip(scope)  # a verify-token guess
         raise HTTPError(403, "verification token mismatch")
 
-    def _check_whatsapp_signature(self, headers, body: bytes) -> tuple[str, str]:
-        """HMAC-SHA256 of the raw bytes with the app secret, before any parsing;
-        returns the source's rate-limit bucket."""
+    def _whatsapp_signature_problem(self, headers, body: bytes) -> str | None:
+        """What is wrong with the HMAC-SHA256 of the raw bytes with the app
+        secret, checked before any parsing; None when nothing is."""
         secret = self.config.whatsapp_app_secret
         if not secret:
-            raise HTTPError(401, "WhatsApp webhook not configured (JOURNEY_WHATSAPP_APP_SECRET)")
+            return "WhatsApp webhook not configured (JOURNEY_WHATSAPP_APP_SECRET)"
         signature = headers.get(b"x-hub-signature-256", b"").decode("latin-1")
         expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(signature.encode(), expected.encode()):
-            raise HTTPError(401, "X-Hub-Signature-256 does not match the body")
-        return WHATSAPP_SOURCE
+            return "X-Hub-Signature-256 does not match the body"
+        return None
 
     # --- handshake and webview -----------------------------------------------
 
-    def _handshake(self, data: Any):
+    async def _handshake(self, scope, receive, headers, origin):
+        data = await self._decode(receive, headers)
         if not isinstance(data, dict):
             raise HTTPError(422, "expected a JSON object")
         problems = [f"{name}: field required (1-128 characters)" for name in ("conversation_id", "channel_user_id")
@@ -405,7 +302,14 @@ class Collector:
         url = f"{self.config.webview_url}?{urlencode({'jt': token})}"
         return 200, {"token": token, "url": url, "expires_at": expires}, []
 
-    async def _webview(self, data: Any):
+    async def _webview(self, scope, receive, headers, origin):
+        self.admission.ip(scope)
+        # Browsers send Origin on same-origin POSTs too: the collector's own
+        # pages (the sample webview) are always allowed.
+        own = f"{scope.get('scheme', 'http')}://{headers.get(b'host', b'').decode('latin-1')}"
+        if origin and origin != own and origin not in self.config.cors_origins:
+            raise HTTPError(403, "origin not allowed")
+        data = await self._decode(receive, headers)
         if not isinstance(data, dict) or not isinstance(data.get("events"), list) or not data["events"]:
             raise HTTPError(422, "expected {\"token\": ..., \"events\": [...]}")
         claims, token = None, data.get("token")
@@ -421,24 +325,14 @@ class Collector:
                     or event["type"] not in WEBVIEW_TYPES:
                 raise HTTPError(422, "invalid event", [f"events[{i}].type: webview events only "
                                                        f"({', '.join(sorted(WEBVIEW_TYPES))})"])
-        return await self._accept(self._lines([self._stamp(e, claims) for e in data["events"]]))
-
-    @staticmethod
-    def _stamp(event: dict, claims: dict | None) -> dict:
-        """Identity comes from the verified token only; a browser cannot claim a conversation."""
-        identity = {k: v for k, v in as_dict(event.get("identity")).items() if k == "anonymous_id"}
-        event = {k: v for k, v in event.items() if k not in ("conversation_id", "identity")}
-        event["channel"] = "webview"
-        if claims is not None:
-            event["conversation_id"] = claims["cid"]
-            identity["channel_user_id"] = claims["sub"]
-        if identity:
-            event["identity"] = identity
-        return event
+        return await self._accept(self._lines([webview_event(e, claims) for e in data["events"]]))
 
     # --- operations ----------------------------------------------------------
 
-    def _ready(self):
+    async def _healthz(self, scope, receive, headers, origin):
+        return 200, {"status": "ok"}, []
+
+    async def _readyz(self, scope, receive, headers, origin):
         committer = self.committer
         if committer is None:
             return 503, {"status": "starting"}, []
@@ -446,58 +340,56 @@ class Collector:
             return 503, {"status": "spool full"}, self._retry_after()
         return 200, {"status": "ready", "spool_bytes": committer.spool_bytes}, []
 
-    def _metrics(self) -> str:
+    async def _openapi(self, scope, receive, headers, origin):
+        """The document of this collector's configuration (its size limits)."""
+        if self._openapi_doc is None:
+            self._openapi_doc = render(self.config)
+        return 200, (self._openapi_doc, b"application/json"), []
+
+    async def _static(self, scope, receive, headers, origin):
+        name, content_type = STATIC_FILES[scope["path"]]
+        return 200, ((STATIC_DIR / name).read_bytes(), content_type), []
+
+    async def _metrics(self, scope, receive, headers, origin):
         committer = self.committer
-        fsync = committer.fsync if committer else FsyncHistogram()
+        commits = committer.commits if committer else CommitHistogram()
         lines = [
-            "# HELP journey_events_accepted_total Events made durable and acknowledged.",
-            "# TYPE journey_events_accepted_total counter",
-            f"journey_events_accepted_total {self.accepted}",
-            "# HELP journey_requests_rejected_total Requests refused, by HTTP status.",
-            "# TYPE journey_requests_rejected_total counter",
-            *(f'journey_requests_rejected_total{{status="{s}",reason="{REJECT_REASONS.get(s, "other")}"}} {n}'
-              for s, n in sorted(self.rejected.items())),
-            ("# HELP journey_requests_received_total Requests on every route but the GETs of health, readiness, "
-             "metrics, OpenAPI and static files; received = accepted + rejected + throttled."),
-            "# TYPE journey_requests_received_total counter",
-            f"journey_requests_received_total {self.received}",
-            "# HELP journey_requests_accepted_total Requests answered 2xx (events stored, handshakes issued, ...).",
-            "# TYPE journey_requests_accepted_total counter",
-            f"journey_requests_accepted_total {self.answered}",
-            ("# HELP journey_requests_throttled_total Requests answered 429 by a rate limit, by bucket: "
-             "api_key (a valid key or the signed WhatsApp source) or client_ip."),
-            "# TYPE journey_requests_throttled_total counter",
-            *(f'journey_requests_throttled_total{{reason="{limit}"}} {n}' for limit, n in sorted(self.throttled.items())),
-            "# HELP journey_spool_bytes Bytes in open and sealed, not yet loaded, spool segments.",
-            "# TYPE journey_spool_bytes gauge",
-            f"journey_spool_bytes {committer.spool_bytes if committer else 0}",
-            "# HELP journey_fsync_seconds Time of one group commit (write + fsync).",
-            "# TYPE journey_fsync_seconds histogram",
-            *(f'journey_fsync_seconds_bucket{{le="{b}"}} {n}' for b, n in zip(fsync.BOUNDS, fsync.buckets)),
-            f'journey_fsync_seconds_bucket{{le="+Inf"}} {fsync.count}',
-            f"journey_fsync_seconds_sum {fsync.sum:.6f}",
-            f"journey_fsync_seconds_count {fsync.count}",
+            *_family("journey_events_accepted_total", "counter", "Events made durable and acknowledged.",
+                     [("", self.accepted)]),
+            *_family("journey_requests_rejected_total", "counter", "Requests refused, by HTTP status.",
+                     [(f'{{status="{s}",reason="{REJECT_REASONS.get(s, "other")}"}}', n)
+                      for s, n in sorted(self.rejected.items())]),
+            *_family("journey_requests_received_total", "counter",
+                     "Requests on every route but the GETs of health, readiness, metrics, OpenAPI and static files; "
+                     "received = accepted + rejected + throttled.", [("", self.received)]),
+            *_family("journey_requests_accepted_total", "counter",
+                     "Requests answered 2xx (events stored, handshakes issued, ...).", [("", self.answered)]),
+            *_family("journey_requests_throttled_total", "counter",
+                     "Requests answered 429 by a rate limit, by bucket: "
+                     "api_key (a valid key or the signed WhatsApp source) or client_ip.",
+                     [(f'{{reason="{limit}"}}', n) for limit, n in sorted(self.throttled.items())]),
+            *_family("journey_spool_bytes", "gauge", "Bytes in open and sealed, not yet loaded, spool segments.",
+                     [("", committer.spool_bytes if committer else 0)]),
+            *_family("journey_commit_seconds", "histogram", COMMIT_HELP, commits.samples()),
+            # Its name before there were other sinks; kept for what already scrapes it.
+            *_family("journey_fsync_seconds", "histogram", FSYNC_HELP, commits.samples()),
         ]
-        return "\n".join(lines) + "\n"
+        return 200, (("\n".join(lines) + "\n").encode(), b"text/plain; version=0.0.4"), []
 
 
-WHATSAPP_PATH = "/v1/webhooks/whatsapp"
+def _family(name: str, kind: str, help_text: str, samples) -> list[str]:
+    """A metric family in the Prometheus text format; `samples` are (name suffix and labels, value)."""
+    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *(f"{name}{tail} {v}" for tail, v in samples)]
+
+
 WHATSAPP_SOURCE = ("webhook", "whatsapp")  # its bucket; a tuple never equals an API key
-THROTTLE_REASONS = {"api_key": "per API key", "client_ip": "per client address"}
-# Health, metrics and static files: never rate limited, left out of the request counts.
-OPERATIONAL_GETS = frozenset(("/healthz", "/readyz", "/metrics", "/openapi.json", *STATIC_FILES))
-ALLOWED_METHODS = {
-    **{path: b"GET" for path in OPERATIONAL_GETS},
-    **{path: b"POST" for path in ("/v1/events", "/v1/handshake", *SEGMENT_PATHS)},
-    "/v1/webview/events": b"POST, OPTIONS",
-    WHATSAPP_PATH: b"GET, POST",
-}
+# Health, metrics, documents and static files: their GETs are left out of the request counts.
+OPERATIONAL = frozenset(route.path for route in ROUTES if route.operational)
+COMMIT_HELP = ("Time of one group commit, the sink's append: write + fsync of the file spool, "
+               "publish + PubAck of every record on NATS JetStream.")
+FSYNC_HELP = "Time of one group commit (write + fsync); the same as journey_commit_seconds, under its first name."
 REJECT_REASONS = {"400": "malformed_json", "401": "unauthorized", "403": "forbidden", "404": "no_route",
                   "405": "method", "413": "too_large", "422": "invalid_event", "503": "spool_unavailable"}
-
-
-def create_app(settings: Settings | None = None, config: CollectorConfig | None = None) -> Collector:
-    return Collector(settings or Settings.from_env(), config or CollectorConfig.load())
 
 
 def serve(host: str, port: int) -> None:

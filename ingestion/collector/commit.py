@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ingestion.sinks import Sink
 
 
-class FsyncHistogram:
+class CommitHistogram:
     """Cumulative Prometheus histogram of group-commit (sink append) seconds."""
 
     BOUNDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
@@ -33,9 +33,14 @@ class FsyncHistogram:
             if seconds <= bound:
                 self.buckets[i] += 1
 
+    def samples(self) -> list[tuple[str, object]]:
+        """(name suffix and labels, value) of each sample, for the Prometheus text format."""
+        return [*((f'_bucket{{le="{b}"}}', n) for b, n in zip(self.BOUNDS, self.buckets)),
+                ('_bucket{le="+Inf"}', self.count), ("_sum", f"{self.sum:.6f}"), ("_count", self.count)]
 
-class SpoolFull(Exception):
-    """The configured spool bound would be exceeded."""
+
+class SinkFull(Exception):
+    """The backlog bound (`JOURNEY_SPOOL_MAX_BYTES`) would be exceeded, whichever sink holds the backlog."""
 
 
 class GroupCommitter:
@@ -44,7 +49,7 @@ class GroupCommitter:
         self.max_bytes = max_bytes
         self.seal_age_s = seal_age_s
         self.spool_bytes = 0
-        self.fsync = FsyncHistogram()
+        self.commits = CommitHistogram()
         self._pending: list[tuple[list[bytes], asyncio.Future]] = []
         self._pending_bytes = 0
         self._refused_at: int | None = None
@@ -63,11 +68,11 @@ class GroupCommitter:
         self._thread.shutdown(wait=True)
 
     async def commit(self, lines: list[bytes]) -> None:
-        """Return once the encoded records `lines` are durable; raise SpoolFull or OSError otherwise."""
+        """Return once the encoded records `lines` are durable; raise SinkFull or OSError otherwise."""
         size = sum(map(len, lines))
         if self.spool_bytes + self._pending_bytes + size > self.max_bytes:
             self._refused_at = self.spool_bytes
-            raise SpoolFull()
+            raise SinkFull()
         future = asyncio.get_running_loop().create_future()
         self._pending.append((lines, future))
         self._pending_bytes += size
@@ -100,7 +105,7 @@ class GroupCommitter:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            self.fsync.observe(time.perf_counter() - started)
+            self.commits.observe(time.perf_counter() - started)
             self.spool_bytes += size
             for _, future in batch:
                 if not future.done():

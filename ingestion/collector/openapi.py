@@ -1,7 +1,10 @@
-"""The collector's OpenAPI document, built from the event model so the two never drift.
+"""The collector's OpenAPI document, built from the event model and the route
+table (`routes.ROUTES`) so that neither can drift from it.
 
-`python -m ingestion.collector.openapi` rewrites `schemas/openapi.json`; a
-test fails when the committed file differs from what this builds.
+`python -m ingestion.collector.openapi` rewrites `schemas/openapi.json` (the
+document of the default configuration); a test fails when the committed file
+differs from what this builds. A running collector serves the document of its
+own configuration (`render`), whose size limits may differ.
 """
 
 from __future__ import annotations
@@ -9,130 +12,138 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ingestion.collector.routes import ROUTES, Operation
 from ingestion.contract import WEBVIEW_TYPES, json_schema
+from ingestion.settings import CollectorConfig
 
 OPENAPI_PATH = Path(__file__).resolve().parents[2] / "schemas" / "openapi.json"
+# Limits as configured; the class itself holds the defaults.
+Limits = CollectorConfig | type[CollectorConfig]
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _error(description: str) -> dict:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
 
 
-ERRORS = {
-    "400": _error("Malformed JSON."),
-    "401": _error("Missing or invalid API key, or a refused handshake token."),
-    "413": _error("Body over 512 KB, or an event over 32 KB."),
-    "422": _error("Schema violation; `problems` names each field and reason."),
-    "429": {**_error("Rate limit (per API key, or per client IP for browsers and failed authentication): "
-                     "nothing was stored; retry after `Retry-After` seconds."),
-            "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}},
-    "503": {**_error("Spool full or unavailable: nothing was stored; retry after `Retry-After`."),
-            "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
+def _size(n: int) -> str:
+    for unit, shift in (("MB", 20), ("KB", 10)):
+        if n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} bytes"
+
+
+def errors(config: Limits) -> dict[str, dict]:
+    """The error answers, by status, with the size limits of `config`."""
+    return {
+        "400": _error("Malformed JSON."),
+        "401": _error("Missing or invalid API key, or a refused handshake token."),
+        "413": _error(f"Body over {_size(config.max_body_bytes)}, or an event over {_size(config.max_event_bytes)}."),
+        "422": _error("Schema violation; `problems` names each field and reason."),
+        "429": {**_error("Rate limit (per API key, or per client IP for browsers and failed authentication): "
+                         "nothing was stored; retry after `Retry-After` seconds."),
+                "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}},
+        "503": {**_error("Spool full or unavailable: nothing was stored; retry after `Retry-After`."),
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
+    }
+
+
+# Request bodies written out in place; any other `Operation.body` names a components schema.
+BODIES = {
+    # anyOf: an object with `event_id` is one event even if it also has `events`.
+    "EventOrBatch": {"anyOf": [_ref("Event"), _ref("Batch")]},
+    "SegmentBatch": {"type": "object", "required": ["batch"],
+                     "properties": {"batch": {"type": "array", "items": {
+                         "description": "A Segment call; calls the contract refuses are quarantined, not bounced."}}}},
+    "object": {"type": "object"},
 }
 
 
-SEGMENT_BODIES = {
-    "/v1/batch": {"type": "object", "required": ["batch"],
-                  "properties": {"batch": {"type": "array", "items": {
-                      "description": "A Segment call; calls the contract refuses are quarantined, not bounced."}}}},
-    **{path: {"type": "object"} for path in ("/v1/track", "/v1/identify", "/v1/page")},
-}
-
-
-def build() -> dict:
+def _event_components() -> dict[str, dict]:
+    """The event model's JSON Schema as components: `Event` and its `$defs`."""
     event_schema = json_schema()
     defs = event_schema.pop("$defs", {})
     for name in ("$schema", "$id", "title"):
         event_schema.pop(name, None)
-    text = json.dumps(event_schema).replace("#/$defs/", "#/components/schemas/")
     components = {name: json.loads(json.dumps(d).replace("#/$defs/", "#/components/schemas/"))
                   for name, d in defs.items()}
-    components["Event"] = json.loads(text)
-    components["Batch"] = {"type": "object", "required": ["events"], "properties": {
-        "events": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Event"}}}}
-    components["Accepted"] = {"type": "object", "required": ["accepted"],
-                              "properties": {"accepted": {"type": "integer"}}}
-    components["Error"] = {"type": "object", "required": ["error"], "properties": {
-        "error": {"type": "string"}, "problems": {"type": "array", "items": {"type": "string"}}}}
-    components["HandshakeRequest"] = {"type": "object", "required": ["conversation_id", "channel_user_id"],
-                                      "properties": {
-                                          "conversation_id": {"type": "string", "minLength": 1, "maxLength": 128},
-                                          "channel_user_id": {"type": "string", "minLength": 1, "maxLength": 128},
-                                          "intent": {}, "context": {}}}
-    components["HandshakeResponse"] = {"type": "object", "required": ["token", "url", "expires_at"],
-                                       "properties": {"token": {"type": "string"}, "url": {"type": "string"},
-                                                      "expires_at": {"type": "integer"}}}
-    webview = {t: ref for t, ref in components["Event"]["discriminator"]["mapping"].items() if t in WEBVIEW_TYPES}
-    components["WebviewBatch"] = {"type": "object", "required": ["events"], "properties": {
+    components["Event"] = json.loads(json.dumps(event_schema).replace("#/$defs/", "#/components/schemas/"))
+    return components
+
+
+def _webview_batch(event: dict) -> dict:
+    webview = {t: ref for t, ref in event["discriminator"]["mapping"].items() if t in WEBVIEW_TYPES}
+    return {"type": "object", "required": ["events"], "properties": {
         "token": {"type": ["string", "null"],
                   "description": "Handshake token from the webview URL (`jt`); without one the events are unlinked."},
         "events": {"type": "array", "minItems": 1, "items": {
             "oneOf": [{"$ref": ref} for ref in webview.values()],
             "discriminator": {"propertyName": "type", "mapping": webview}}}}}
 
-    def body(ref: str, *media: str) -> dict:
-        return {"required": True, "content": {m: {"schema": {"$ref": f"#/components/schemas/{ref}"}}
-                                              for m in media}}
 
-    def ok(ref: str) -> dict:
-        return {"description": "Durable: fsynced in the spool before this answer.",
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+def components() -> dict[str, dict]:
+    schemas = _event_components()
+    string_id = {"type": "string", "minLength": 1, "maxLength": 128}
+    schemas.update({
+        "Batch": {"type": "object", "required": ["events"], "properties": {
+            "events": {"type": "array", "minItems": 1, "items": _ref("Event")}}},
+        "Accepted": {"type": "object", "required": ["accepted"], "properties": {"accepted": {"type": "integer"}}},
+        "Error": {"type": "object", "required": ["error"], "properties": {
+            "error": {"type": "string"}, "problems": {"type": "array", "items": {"type": "string"}}}},
+        "HandshakeRequest": {"type": "object", "required": ["conversation_id", "channel_user_id"], "properties": {
+            "conversation_id": string_id, "channel_user_id": string_id, "intent": {}, "context": {}}},
+        "HandshakeResponse": {"type": "object", "required": ["token", "url", "expires_at"], "properties": {
+            "token": {"type": "string"}, "url": {"type": "string"}, "expires_at": {"type": "integer"}}},
+        "WebviewBatch": _webview_batch(schemas["Event"]),
+    })
+    return schemas
 
-    api_key = [{"apiKey": []}]
-    plain = {"200": {"description": "OK"}}
+
+def operation(op: Operation, error_answers: dict[str, dict]) -> dict:
+    """One operation of the document, as the route table describes it."""
+    described: dict = {"summary": op.summary}
+    if op.key:
+        described["security"] = [{op.key: []}]
+    if op.parameters:
+        described["parameters"] = [{"name": name, "in": where, "schema": {"type": "string"},
+                                    **({"required": True} if required else {})}
+                                   for name, where, required in op.parameters]
+    if op.body:
+        schema = BODIES.get(op.body) or _ref(op.body)
+        described["requestBody"] = {"required": True, "content": {m: {"schema": schema} for m in op.media}}
+    if op.returns:
+        answers = {"200": {"description": "Durable: fsynced in the spool before this answer.",
+                           "content": {"application/json": {"schema": _ref(op.returns)}}}}
+    else:
+        answers = {status: {"description": text} for status, text in op.plain}
+    described["responses"] = {**answers, **{status: error_answers[status] for status in op.errors}}
+    return described
+
+
+def build(config: Limits = CollectorConfig) -> dict:
+    """The OpenAPI document of a collector configured by `config` (default: the defaults)."""
+    error_answers = errors(config)
     return {
         "openapi": "3.1.0",
         "info": {"title": "journey analytics collector", "version": "1"},
-        "components": {"schemas": components,
+        "components": {"schemas": components(),
                        "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"},
                                            "segmentWriteKey": {"type": "http", "scheme": "basic"}}},
-        "paths": {
-            "/v1/events": {"post": {
-                "summary": "One event or a batch, server to server.", "security": api_key,
-                # anyOf: an object with `event_id` is one event even if it also has `events`.
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "anyOf": [{"$ref": "#/components/schemas/Event"}, {"$ref": "#/components/schemas/Batch"}]}}}},
-                "responses": {"200": ok("Accepted"), **ERRORS}}},
-            "/v1/handshake": {"post": {
-                "summary": "Issue a signed, short-lived webview token and URL.", "security": api_key,
-                "requestBody": body("HandshakeRequest", "application/json"),
-                "responses": {"200": ok("HandshakeResponse"),
-                              **{k: ERRORS[k] for k in ("400", "401", "413", "422", "429")}}}},
-            "/v1/webview/events": {"post": {
-                "summary": "Webview tracker batches; identity from the token, never from the browser.",
-                "requestBody": body("WebviewBatch", "text/plain", "application/json"),
-                "responses": {"200": ok("Accepted"), **ERRORS}}},
-            "/v1/webhooks/whatsapp": {
-                "get": {"summary": "WhatsApp Cloud API verification challenge (hub.mode, hub.verify_token, hub.challenge).",
-                        "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}}
-                                       for n in ("hub.mode", "hub.verify_token", "hub.challenge")],
-                        "responses": {"200": {"description": "The challenge, echoed."},
-                                      "403": {"description": "Verify token mismatch."},
-                                      "429": ERRORS["429"]}},
-                "post": {"summary": "WhatsApp Cloud API webhook; X-Hub-Signature-256 over the raw body.",
-                         "parameters": [{"name": "X-Hub-Signature-256", "in": "header", "required": True,
-                                         "schema": {"type": "string"}}],
-                         "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-                         "responses": {"200": ok("Accepted"),
-                                       **{k: ERRORS[k] for k in ("400", "401", "413", "429", "503")}}}},
-            **{path: {"post": {
-                "summary": f"Segment-compatible {path.rsplit('/', 1)[1]} (HTTP Basic: write key as user name).",
-                "security": [{"segmentWriteKey": []}],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": SEGMENT_BODIES[path]}}},
-                "responses": {"200": ok("Accepted"),
-                              **{k: ERRORS[k] for k in ("400", "401", "413", "422", "429", "503")}}}}
-               for path in ("/v1/batch", "/v1/track", "/v1/identify", "/v1/page")},
-            "/healthz": {"get": {"summary": "Process is up.", "responses": plain}},
-            "/readyz": {"get": {"summary": "Accepting events (spool below its bound).",
-                                "responses": {**plain, "503": {"description": "Not ready"}}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics.", "responses": plain}},
-        },
+        "paths": {route.path: {op.method.lower(): operation(op, error_answers) for op in route.operations}
+                  for route in ROUTES if route.documented},
     }
 
 
+def render(config: Limits = CollectorConfig) -> bytes:
+    """The document as committed and served."""
+    return (json.dumps(build(config), indent=2, sort_keys=True) + "\n").encode()
+
+
 def write(path: Path = OPENAPI_PATH) -> Path:
-    path.write_text(json.dumps(build(), indent=2, sort_keys=True) + "\n")
+    path.write_bytes(render())
     return path
 
 

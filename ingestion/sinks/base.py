@@ -59,6 +59,23 @@ class Waiting(NamedTuple):
     where: str
 
 
+class Backlog(Protocol):
+    """What waited for the loader when a load began. The loader takes batches until
+    none of it waits any more, so a collector that keeps sealing segments cannot
+    keep one load going, and the next load takes what arrived meanwhile."""
+
+    def remains(self) -> bool:
+        """Whether some of it still waits (asked after each committed batch)."""
+
+
+class OneDelivery:
+    """A broker's backlog: a load takes one delivery, already bounded by the fetch
+    size; the rest waits for the next load, which the spool sensor requests."""
+
+    def remains(self) -> bool:
+        return False
+
+
 class Delivery(Protocol):
     """One batch for the loader; use with `contextlib.closing`."""
 

@@ -51,6 +51,17 @@ def file_waiting(spool_dir: Path) -> Waiting:
     return Waiting(len(segments), hashlib.sha256(names.encode()).hexdigest()[:16], str(spool_dir / READY))
 
 
+class FileBacklog:
+    """The sealed segments waiting when the load began: batches follow until each is loaded."""
+
+    def __init__(self, spool_dir: Path):
+        self.spool_dir = spool_dir
+        self.segments = set(pending_segments(spool_dir))
+
+    def remains(self) -> bool:
+        return not self.segments.isdisjoint(pending_segments(self.spool_dir))
+
+
 class FileDelivery:
     """The oldest sealed segments up to `max_bytes` (at least one), after sealing
     those whose writer died; `ack` moves them to loaded/."""

@@ -45,8 +45,8 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError
 
+from ingestion.settings import SinkConfig
 from ingestion.sinks.base import SinkUnavailable, Waiting
-from ingestion.sinks.config import SinkConfig
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,6 @@ environment at import, so `journey run` builds them once, not twice.
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
 from ingestion.settings import Settings
@@ -26,9 +24,6 @@ TTL_WORKER = "ttl_worker"
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    # dbt's profile and every subprocess read the same absolute warehouse path and memory bound.
-    os.environ["JOURNEY_WAREHOUSE"] = str(settings.warehouse)
-    os.environ["JOURNEY_DUCKDB_MEMORY_LIMIT"] = settings.duckdb_memory_limit
     settings.home.mkdir(parents=True, exist_ok=True)
     load_and_transform = dg.define_asset_job(
         LOAD_AND_TRANSFORM,
@@ -68,7 +63,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             daily_stakeholder_report,
         ],
         resources={
-            "dbt": dbt_cli(),
+            # dbt's profile reads the same absolute warehouse path and memory bound
+            # as dlt, the checks and the publication: the resource hands them to dbt.
+            "dbt": dbt_cli(settings.dbt_env()),
         },
         # `journey run` turns the run's events into one line per stage (orchestration/progress.py).
         loggers={"console": dg.colored_console_logger, "journey_progress": journey_progress},

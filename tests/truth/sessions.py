@@ -6,17 +6,27 @@ Durations are computed in whole ms and reported in seconds; quantiles are DuckDB
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
 from typing import NamedTuple
 
 from ingestion.simulator.records import Session
 from ingestion.simulator.world import from_ms
 
-VALID_TRANSITIONS = {                                   # docs/contract.md §3.2
-    "inbound_queue": ("bot_active", "pending_agent", "resolved", "expired"),
-    "bot_active": ("pending_agent", "resolved", "expired"),
-    "pending_agent": ("human_active", "bot_active", "resolved", "expired"),
-    "human_active": ("pending_agent", "resolved", "expired"),
-}
+# The state graph (docs/contract.md §3.2): the dbt seed the pipeline flags transitions with.
+STATE_GRAPH = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "valid_state_transitions.csv"
+
+
+def _valid_transitions(path: Path) -> dict[str, tuple[str, ...]]:
+    """{from_state: the states it may move to}, in the file's order."""
+    graph: dict[str, tuple[str, ...]] = {}
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            graph[row["from_state"]] = (*graph.get(row["from_state"], ()), row["to_state"])
+    return graph
+
+
+VALID_TRANSITIONS = _valid_transitions(STATE_GRAPH)
 TERMINAL_STATES = ("resolved", "expired")
 
 

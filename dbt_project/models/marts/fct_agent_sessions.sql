@@ -32,7 +32,7 @@ holds_before_resolution as (
 ),
 
 last_assignment_before_resolution as (
-    {{ first_by('holds_before_resolution', 'session_id', 'assigned_seq desc', 'agent_id, team', 'true') }}
+    {{ first_by('holds_before_resolution', 'session_id', 'assigned_seq desc', ['agent_id', 'team'], 'true') }}
 ),
 
 contributions as (

@@ -11,15 +11,15 @@ with sessions as (
     select * from {{ ref('int_sessions__bounded') }}
 ),
 
-events as (
-    select * from {{ ref('stg_raw__events') }}
+watermark as (
+    select * from {{ ref('int_events__watermark') }}
 ),
 
 bounds as (
     select
         {{ dbt.date_trunc('hour', '(select min(started_at) from sessions)') }} as first_hour,
-        {{ dbt.date_trunc('hour', 'max(occurred_at)') }} as last_hour
-    from events
+        {{ dbt.date_trunc('hour', 'watermark_at') }} as last_hour
+    from watermark
 ),
 
 hours as (

@@ -24,7 +24,7 @@ first_views as (
 progress_points as (
     select session_id, funnel, step_index, event_seq, occurred_at from views
     union all
-    select session_id, funnel, 2147483647 as step_index, event_seq, occurred_at
+    select session_id, funnel, {{ beyond_every_step() }} as step_index, event_seq, occurred_at
     from events
     where event_type = 'funnel.completed'
 ),

@@ -29,32 +29,44 @@ first_escalations as (
     group by session_id
 ),
 
-{% set moments = [
-    ('sessions_started', 'sessions', 'started_at', 'cast(null as double precision)'),
-    ('escalations', 'first_escalations', 'escalated_at', 'cast(null as double precision)'),
-    ('messages_received', "events where event_type = 'message.received'", 'occurred_at', 'cast(null as double precision)'),
-    ('answered_queue_visits', "visits where state = 'pending_agent' and next_state = 'human_active'", 'entered_at', 'dwell_s'),
-] %}
+moments as (
+    select 'sessions_started' as measure, started_at as happened_at, cast(null as double precision) as value
+    from sessions
+
+    union all
+
+    select 'escalations', escalated_at, cast(null as double precision)
+    from first_escalations
+
+    union all
+
+    select 'messages_received', occurred_at, cast(null as double precision)
+    from events
+    where event_type = 'message.received'
+
+    union all
+
+    select 'answered_queue_visits', entered_at, dwell_s
+    from visits
+    where state = 'pending_agent' and next_state = 'human_active'
+),
+
 happenings as (
-    {% for name, source, at, value in moments %}
     select
-        '{{ name }}' as measure,
-        cast(extract(isodow from {{ in_reporting_timezone(at) }}) as integer) as iso_weekday,
-        cast(extract(hour from {{ in_reporting_timezone(at) }}) as integer) as hour,
-        {{ value }} as value
-    from {{ source }}
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+        measure,
+        cast(extract(isodow from {{ in_reporting_timezone('happened_at') }}) as integer) as iso_weekday,
+        cast(extract(hour from {{ in_reporting_timezone('happened_at') }}) as integer) as hour,
+        value
+    from moments
 ),
 
 final as (
     select
         cells.iso_weekday,
         cells.hour,
-        {% for name in ['sessions_started', 'escalations', 'messages_received'] %}
-        cast(sum(case when happenings.measure = '{{ name }}' then 1 else 0 end) as {{ dbt.type_bigint() }})
-            as {{ name }},
-        {% endfor %}
+        cast(sum(case when happenings.measure = 'sessions_started' then 1 else 0 end) as {{ dbt.type_bigint() }}) as sessions_started,
+        cast(sum(case when happenings.measure = 'escalations' then 1 else 0 end) as {{ dbt.type_bigint() }}) as escalations,
+        cast(sum(case when happenings.measure = 'messages_received' then 1 else 0 end) as {{ dbt.type_bigint() }}) as messages_received,
         {{ percentile_cont("case when happenings.measure = 'answered_queue_visits' then happenings.value end", 0.5) }}
             as median_queue_wait_s
     from cells

@@ -33,17 +33,17 @@ transfers_before_visit as (
 ),
 
 ending_assignment as (
-    {{ first_by('assignments_in_visit', 'session_id, visit_index', 'event_seq desc', 'team', 'true') }}
+    {{ first_by('assignments_in_visit', ['session_id', 'visit_index'], 'event_seq desc', 'team', 'true') }}
 ),
 
 latest_transfer as (
-    {{ first_by('transfers_before_visit', 'session_id, visit_index', 'event_seq desc', 'to_team', 'true') }}
+    {{ first_by('transfers_before_visit', ['session_id', 'visit_index'], 'event_seq desc', 'to_team', 'true') }}
 ),
 
 attributed as (
     select
         cast(visits.entered_at as date) as day,
-        coalesce(ending_assignment.team, latest_transfer.to_team, 'unassigned') as team,
+        coalesce(ending_assignment.team, latest_transfer.to_team, {{ unassigned_team() }}) as team,
         visits.dwell_s,
         visits.next_state
     from visits
@@ -62,7 +62,7 @@ final as (
         cast(count(*) as {{ dbt.type_bigint() }}) as queued,
         {{ percentile_cont("case when next_state = 'human_active' then dwell_s end", 0.5) }} as median_unassigned_s,
         {{ percentile_cont("case when next_state = 'human_active' then dwell_s end", 0.9) }} as p90_unassigned_s,
-        cast(sum(case when next_state in ('resolved', 'expired') then 1 else 0 end) as {{ dbt.type_bigint() }})
+        cast(sum(case when next_state in ({{ quoted(terminal_states()) }}) then 1 else 0 end) as {{ dbt.type_bigint() }})
             as abandoned_in_queue
     from attributed
     group by day, team

@@ -31,10 +31,7 @@ final as (
         {{ json_text('properties', 'step') }} as step,
         cast({{ json_text('properties', 'step_index') }} as integer) as step_index,
         {{ json_text('properties', 'reason') }} as reason,
-        type in (
-            'webview.opened', 'funnel.step_viewed', 'funnel.completed',
-            'escalation.requested', 'webview.exited'
-        ) as is_webview,
+        type in ({{ quoted(webview_event_types()) }}) as is_webview,
         properties,
         attributes,
         extras

@@ -27,7 +27,7 @@ class JourneyDbtTranslator(DagsterDbtTranslator):
 
 
 def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
-    project = dbt_project()
+    project = dbt_project(settings.dbt_env())
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -39,10 +39,11 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
         ),
     )
     def journey_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
-        import_in_background()  # the quality suites run next; their library loads while dbt works
         # One target folder per warehouse, kept between runs: dbt's partial parsing
         # then stays valid and a run does not re-parse the whole project.
-        yield from dbt.cli(dbt_build_args(config, settings.ttl_hours), context=context,
-                           target_path=settings.dbt_target_dir).stream()
+        build = dbt.cli(dbt_build_args(config, settings.ttl_hours), context=context,
+                        target_path=settings.dbt_target_dir)
+        import_in_background()  # the quality suites run next; their library loads while dbt works
+        yield from build.stream()
 
     return journey_dbt

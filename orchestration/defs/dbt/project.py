@@ -1,17 +1,20 @@
-"""The dbt project, prepared once per process (re-parsed whenever the project changed)."""
+"""The dbt project, prepared once per process (re-parsed whenever the project changed),
+and the resource that runs dbt with the settings' variables (`Settings.dbt_env`)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cache, cached_property
 from importlib import metadata
 from pathlib import Path
 
-from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject
 from packaging.version import Version
+from pydantic import Field
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 # The dbt installed beside this interpreter, whether or not the venv is on PATH.
@@ -27,8 +30,15 @@ def _manifest_is_stale(manifest: Path) -> bool:
                for p in (*sources, DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"))
 
 
+def dbt_project(dbt_env: Mapping[str, str] | None = None) -> DbtProject:
+    """The project, parsed when stale with `dbt_env` (`Settings.dbt_env()`) over the
+    environment: its profile then renders as in the runs, whose partial parsing dbt
+    would otherwise throw away (the profile's values are part of its state)."""
+    return _prepared(tuple(sorted((dbt_env or {}).items())))
+
+
 @cache
-def dbt_project() -> DbtProject:
+def _prepared(dbt_env: tuple[tuple[str, str], ...]) -> DbtProject:
     project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
     # Our own preparer instead of `prepare_if_dev()`: that one looks for `dbt`
     # on PATH, which an un-activated venv does not have, and acts only under
@@ -38,9 +48,24 @@ def dbt_project() -> DbtProject:
             [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
              "--profiles-dir", str(DBT_PROJECT_DIR)],
             check=True,
-            env={**os.environ, "JOURNEY_WAREHOUSE": os.environ.get("JOURNEY_WAREHOUSE", "unused.duckdb")},
+            env={"JOURNEY_WAREHOUSE": "unused.duckdb", **os.environ, **dict(dbt_env)},
         )
     return project
+
+
+@contextmanager
+def _environment(overlay: Mapping[str, str]) -> Iterator[None]:
+    """`overlay` over `os.environ` inside the block, the previous values after it."""
+    saved = {name: os.environ.get(name) for name in overlay}
+    os.environ.update(overlay)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class JourneyDbtCli(DbtCliResource):
@@ -53,7 +78,19 @@ class JourneyDbtCli(DbtCliResource):
     counts and column metadata, which these assets do not ask for. Both are
     private methods of the pinned dagster-dbt; tests/test_orchestration.py checks
     that a run starts dbt once.
+
+    `env` is what dbt's profile reads from the settings (`Settings.dbt_env()`: the
+    warehouse path, the memory bound), given to every dbt process it starts.
     """
+
+    env: dict[str, str] = Field(default_factory=dict, description=(
+        "Variables every dbt process gets over the environment: the settings' warehouse path and memory bound."))
+
+    def cli(self, args: Sequence[str], **kwargs) -> DbtCliInvocation:
+        # The stock `cli` builds the subprocess's environment from os.environ inline and
+        # takes none of its own: `env` lies over os.environ while it starts the process.
+        with _environment(self.env):
+            return super().cli(args, **kwargs)
 
     @cached_property
     def _cli_version(self) -> Version:
@@ -63,5 +100,6 @@ class JourneyDbtCli(DbtCliResource):
         return None
 
 
-def dbt_cli() -> JourneyDbtCli:
-    return JourneyDbtCli(project_dir=dbt_project(), dbt_executable=DBT_EXECUTABLE)
+def dbt_cli(dbt_env: Mapping[str, str] | None = None) -> JourneyDbtCli:
+    """The resource for settings whose `dbt_env()` is `dbt_env`."""
+    return JourneyDbtCli(project_dir=dbt_project(dbt_env), dbt_executable=DBT_EXECUTABLE, env=dict(dbt_env or {}))

@@ -30,10 +30,9 @@ def build_report_assets(settings: Settings) -> dg.AssetsDefinition:
     )
     def stakeholder_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         # Imported here: matplotlib and pandas cost every `journey run` seconds otherwise.
-        from orchestration.defs.report.deliver import SmtpSettings
         from orchestration.defs.report.make import make_report
 
-        smtp = SmtpSettings.from_env()
+        smtp = settings.smtp
         files, delivered = make_report(settings, send=True, smtp=smtp)
         if not delivered:
             context.log.info("Email delivery skipped: JOURNEY_SMTP_HOST is not set.")

@@ -1,47 +1,20 @@
 """Mails a rendered report with the standard library: no vendor SDK to pin,
 and any relay (Postfix, Exchange, SES/SendGrid SMTP endpoints) accepts it.
+
+The relay is the settings' `smtp` section (`ingestion.settings.SmtpSettings`,
+JOURNEY_SMTP_* and JOURNEY_REPORT_*), read and checked at start-up.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import smtplib
-from dataclasses import dataclass, field
 from email.message import EmailMessage
 
+from ingestion.settings import SmtpSettings
 from orchestration.defs.report.render import ReportFiles, content_id
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str | None
-    port: int = 25
-    user: str | None = None
-    password: str | None = field(default=None, repr=False)   # never printed, never logged
-    starttls: bool = False
-    sender: str | None = None
-    recipients: tuple[str, ...] = ()
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "SmtpSettings":
-        env = os.environ if env is None else env
-        host = env.get("JOURNEY_SMTP_HOST") or None
-        smtp = cls(
-            host=host,
-            port=int(env.get("JOURNEY_SMTP_PORT") or 25),
-            user=env.get("JOURNEY_SMTP_USER") or None,
-            password=env.get("JOURNEY_SMTP_PASSWORD") or None,
-            starttls=env.get("JOURNEY_SMTP_STARTTLS", "").lower() in {"1", "true", "yes"},
-            sender=env.get("JOURNEY_REPORT_FROM") or None,
-            recipients=tuple(a.strip() for a in env.get("JOURNEY_REPORT_TO", "").split(",") if a.strip()),
-        )
-        # A host without addresses is a half-done setup: say so now, not at 06:00.
-        if host and not (smtp.sender and smtp.recipients):
-            raise ValueError("JOURNEY_SMTP_HOST is set: JOURNEY_REPORT_FROM and JOURNEY_REPORT_TO are needed too")
-        return smtp
 
 
 def build_message(files: ReportFiles, sender: str, recipients: tuple[str, ...]) -> EmailMessage:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingestion.settings import Settings
-from orchestration.defs.report.deliver import SmtpSettings, send_report
+from ingestion.settings import SmtpSettings
+from orchestration.defs.report.deliver import send_report
 from orchestration.defs.report.render import ReportFiles, render_report
 
 
@@ -16,10 +17,11 @@ class NoSnapshot(FileNotFoundError):
 
 def make_report(settings: Settings, out_root: Path | None = None, send: bool = False,
                 smtp: SmtpSettings | None = None) -> tuple[ReportFiles, bool]:
-    """Returns the files and whether a relay accepted the mail (False when not sent)."""
+    """Returns the files and whether a relay accepted the mail (False when not sent);
+    the relay is `smtp`, else the settings' own."""
     if not settings.serving_db.exists():
         raise NoSnapshot(f"no serving snapshot at {settings.serving_db} yet: `journey run` publishes one "
                          "once the marts are built and their checks pass")
     files = render_report(settings.serving_db, out_root or settings.reports_dir)
-    delivered = send_report(files, smtp or SmtpSettings.from_env()) if send else False
+    delivered = send_report(files, smtp or settings.smtp) if send else False
     return files, delivered

@@ -49,7 +49,10 @@ later_replies as (
 ),
 
 paired as (
-    {{ first_by('later_replies', 'session_id, event_seq', 'reply_seq', 'conversation_id, received_at, replied_at, agent_id, team', 'true') }}
+    {{ first_by(
+        'later_replies', ['session_id', 'event_seq'], 'reply_seq',
+        ['conversation_id', 'received_at', 'replied_at', 'agent_id', 'team'], 'true'
+    ) }}
 ),
 
 final as (
@@ -61,7 +64,7 @@ final as (
         received_at,
         replied_at,
         {{ seconds_between('received_at', 'replied_at') }} as response_s,
-        {{ consumed_build_seq(ref('int_sessions__bounded'), [ref('int_agent_holds__bounded'), ref('int_human_replies__attributed')]) }} as upstream_build_seq
+        {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq
     from paired
 )
 

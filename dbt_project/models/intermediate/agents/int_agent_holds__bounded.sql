@@ -54,7 +54,7 @@ visits_not_over_at_assignment as (
 ),
 
 holding_visit as (
-    {{ first_by('visits_not_over_at_assignment', 'session_id, assigned_seq', 'entered_at', 'exited_at', 'true') }}
+    {{ first_by('visits_not_over_at_assignment', ['session_id', 'assigned_seq'], 'entered_at', 'exited_at', 'true') }}
 ),
 
 holds as (
@@ -109,7 +109,7 @@ final as (
         holds.team,
         holds.held_until,
         cast(coalesce(handled.handle_ms, 0) as {{ dbt.type_bigint() }}) as handle_ms,
-        {{ consumed_build_seq(ref('int_sessions__bounded'), [ref('int_state_visits__collapsed')]) }} as upstream_build_seq
+        {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq
     from holds
     left join handled
         on holds.session_id = handled.session_id

@@ -32,7 +32,7 @@ earlier_assignments as (
 ),
 
 sender_team as (
-    {{ first_by('earlier_assignments', 'session_id, event_seq', 'assigned_seq desc', 'team', 'true') }}
+    {{ first_by('earlier_assignments', ['session_id', 'event_seq'], 'assigned_seq desc', 'team', 'true') }}
 ),
 
 final as (
@@ -42,7 +42,7 @@ final as (
         replies.event_seq,
         replies.occurred_at as replied_at,
         replies.agent_id,
-        coalesce(sender_team.team, 'unassigned') as team,
+        coalesce(sender_team.team, {{ unassigned_team() }}) as team,
         {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq
     from replies
     left join sender_team

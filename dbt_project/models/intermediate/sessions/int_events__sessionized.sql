@@ -24,13 +24,6 @@
   with another one, so nobody has to remember a full refresh.
 -#}
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='conversation_id',
-    on_schema_change='fail',
-) }}
-
 with events as (
     select * from {{ ref('stg_raw__events') }}
     where conversation_id is not null
@@ -55,7 +48,7 @@ ordered as (
             partition by conversation_id
             order by occurred_at, received_at, event_id
         ) as event_seq,
-        (event_type = 'conversation.state_changed' and to_state in ('resolved', 'expired')) as is_terminal_event,
+        (event_type = 'conversation.state_changed' and to_state in ({{ quoted(terminal_states()) }})) as is_terminal_event,
         event_type <> 'conversation.expired' as is_activity
     from events
 ),

@@ -50,7 +50,7 @@ points as (
     select
         session_id,
         ended_at as entered_at,
-        2147483647 as point_seq,
+        {{ beyond_every_step() }} as point_seq,
         'expired' as state
     from sessions
     where expired_by_ttl

@@ -2,7 +2,7 @@
   Start, end and final state of every session. TTL expiry (docs/contract.md §4.5, §4.6): a
   session with no terminal state ends at the activity just before its first
   TTL gap + TTL; with no gap, at its last activity + TTL once that is at or
-  before the watermark (the latest occurred_at loaded). A late event inside
+  before the watermark (`int_events__watermark`). A late event inside
   the window removes the gap, so the expiry disappears on the next build.
   The first terminal state change before any TTL gap ends the session; one
   after it (a repeated close, a desk closing an expired conversation) stays
@@ -12,13 +12,6 @@
   Incremental: a run rebuilds the conversations the sessionizer rebuilt,
   plus those with an open session, the only ones a moved watermark can end.
 -#}
-
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='conversation_id',
-    on_schema_change='fail',
-) }}
 
 with events as (
     select * from {{ ref('int_events__sessionized') }}
@@ -31,12 +24,8 @@ with events as (
     {% endif %}
 ),
 
-all_events as (
-    select * from {{ ref('stg_raw__events') }}
-),
-
 watermark as (
-    select max(occurred_at) as watermark_at from all_events
+    select * from {{ ref('int_events__watermark') }}
 ),
 
 sessions as (
@@ -52,7 +41,7 @@ sessions as (
 ),
 
 first_terminals as (
-    {{ first_by('events', 'session_id', 'event_seq', 'event_seq, occurred_at, to_state', 'is_terminal_event') }}
+    {{ first_by('events', 'session_id', 'event_seq', ['event_seq', 'occurred_at', 'to_state'], 'is_terminal_event') }}
 ),
 
 first_gap as (

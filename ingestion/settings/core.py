@@ -1,4 +1,5 @@
-"""Runtime configuration, read from the environment (docs/contract.md §8.2).
+"""The settings every part of the pipeline shares (docs/contract.md §8.2), with the
+sections some parts need: the sink, PostgreSQL and the report's mail relay.
 
 Every component (importer, loader, dbt, Dagster) takes its paths from here so
 that they all touch the same absolute DuckDB file and spool.
@@ -6,10 +7,12 @@ that they all touch the same absolute DuckDB file and spool.
 
 from __future__ import annotations
 
-import os
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ingestion.settings.sections import PostgresSettings, SinkConfig, SmtpSettings
+from ingestion.settings.source import Source
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,11 @@ class Settings:
     duckdb_memory_limit: str = "2GB"
     # JOURNEY_HASH_KEY, if the operator manages the pseudonymisation key; never printed.
     hash_key: str | None = field(default=None, repr=False)
+    # The sections. Left out of the repr, which `journey run` fingerprints
+    # (orchestration/run_state.py): none of them changes what a run builds.
+    sink: SinkConfig = field(default_factory=SinkConfig, repr=False)
+    postgres: PostgresSettings = field(default_factory=PostgresSettings, repr=False)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings, repr=False)
 
     @property
     def spool_dir(self) -> Path:
@@ -61,64 +69,53 @@ class Settings:
     def secrets_dir(self) -> Path:
         return self.home / "secrets"
 
+    def dbt_env(self) -> dict[str, str]:
+        """What dbt's profile (dbt_project/profiles.yml) reads besides JOURNEY_PG_*: the
+        one absolute warehouse path and the memory bound, for every dbt process."""
+        return {"JOURNEY_WAREHOUSE": str(self.warehouse), "JOURNEY_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit}
+
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
-        env = os.environ if env is None else env
-        home = Path(env.get("JOURNEY_HOME", "./data")).expanduser().resolve()
-        warehouse = env.get("JOURNEY_WAREHOUSE")
-        reports = env.get("JOURNEY_REPORTS_DIR")
-        serving = env.get("JOURNEY_SERVING_DB")
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Every section from `env` (default: the process environment), validated:
+        an invalid value raises ValueError naming its variable."""
+        return cls.read(Source(env))
+
+    @classmethod
+    def read(cls, source: Source) -> "Settings":
+        home = Path(source.exact("JOURNEY_HOME", "./data")).expanduser().resolve()
         return cls(
             home=home,
-            warehouse=Path(warehouse).expanduser().resolve() if warehouse else home / "warehouse.duckdb",
-            ttl_hours=_positive_float(env, "JOURNEY_TTL_HOURS", 24.0),
-            store_message_text=env.get("JOURNEY_STORE_MESSAGE_TEXT", "").lower() in {"1", "true", "yes"},
-            segment_max_bytes=int(_positive_float(env, "JOURNEY_SEGMENT_MAX_BYTES", 64 * 1024 * 1024)),
-            segment_max_age_s=_positive_float(env, "JOURNEY_SEGMENT_MAX_AGE_S", 5.0),
-            reports_dir=Path(reports).expanduser().resolve() if reports else home / "reports",
-            serving_db=_serving_db(serving, home),
-            ttl_clock=_choice(env, "JOURNEY_TTL_CLOCK", ("watermark", "wall")),
-            destination=_choice(env, "JOURNEY_DESTINATION", ("duckdb", "postgres")),
-            max_future_s=_positive_float(env, "JOURNEY_MAX_FUTURE_S", 3600.0),
-            load_batch_bytes=int(_positive_float(env, "JOURNEY_LOAD_BATCH_BYTES", 256 * 1024 * 1024)),
-            duckdb_memory_limit=_memory(env, "JOURNEY_DUCKDB_MEMORY_LIMIT", "2GB"),
-            hash_key=env.get("JOURNEY_HASH_KEY") or None,
+            warehouse=source.path("JOURNEY_WAREHOUSE", home / "warehouse.duckdb"),
+            ttl_hours=source.number("JOURNEY_TTL_HOURS", 24.0),
+            store_message_text=source.flag("JOURNEY_STORE_MESSAGE_TEXT"),
+            segment_max_bytes=int(source.number("JOURNEY_SEGMENT_MAX_BYTES", 64 * 1024 * 1024)),
+            segment_max_age_s=source.number("JOURNEY_SEGMENT_MAX_AGE_S", 5.0),
+            reports_dir=source.path("JOURNEY_REPORTS_DIR", home / "reports"),
+            serving_db=_serving_db(source.path("JOURNEY_SERVING_DB", home / "serving" / "journey.duckdb")),
+            ttl_clock=source.choice("JOURNEY_TTL_CLOCK", ("watermark", "wall")),
+            destination=source.choice("JOURNEY_DESTINATION", ("duckdb", "postgres")),
+            max_future_s=source.number("JOURNEY_MAX_FUTURE_S", 3600.0),
+            load_batch_bytes=int(source.number("JOURNEY_LOAD_BATCH_BYTES", 256 * 1024 * 1024)),
+            duckdb_memory_limit=source.size("JOURNEY_DUCKDB_MEMORY_LIMIT", "2GB"),
+            hash_key=_hash_key(source.text("JOURNEY_HASH_KEY")),
+            sink=SinkConfig.read(source),
+            postgres=PostgresSettings.read(source),
+            smtp=SmtpSettings.read(source),
         )
 
 
-def _serving_db(raw: str | None, home: Path) -> Path:
+def _hash_key(key: str | None) -> str | None:
+    """The pseudonymisation key, when the operator sets one (ingestion/privacy.py uses it)."""
+    if key is not None and len(key.encode()) < 32:
+        raise ValueError("JOURNEY_HASH_KEY must be at least 32 characters (256 bits)")
+    return key
+
+
+def _serving_db(path: Path) -> Path:
     """DuckDB names a file's catalog after its stem, and a catalog `marts` beside the
     schema `marts` makes every `marts.<table>` query ambiguous (docs/decisions.md)."""
-    path = Path(raw).expanduser().resolve() if raw else home / "serving" / "journey.duckdb"
     if path.stem.lower() == "marts":
         raise ValueError(f"JOURNEY_SERVING_DB must not be named {path.name}: DuckDB would call its catalog "
                          "'marts', the schema's name, and every query of marts.<table> would be ambiguous; "
                          "choose another file name, e.g. journey.duckdb")
     return path
-
-
-def _memory(env, name: str, default: str) -> str:
-    raw = (env.get(name) or default).strip()
-    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", raw, re.IGNORECASE):
-        raise ValueError(f"{name} must be a size such as 2GB or 512MiB, got {raw!r}")
-    return raw
-
-
-def _positive_float(env, name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {raw!r}")
-    return value
-
-
-def _choice(env, name: str, choices: tuple[str, ...]) -> str:
-    raw = env.get(name) or choices[0]
-    if raw not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
-    return raw

@@ -5,13 +5,6 @@
   browser's anonymous id to the chat user).
 -#}
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='event_id',
-    on_schema_change='fail',
-) }}
-
 with events as (
     select * from {{ ref('stg_raw__events') }}
     {% if is_incremental() %}

@@ -12,13 +12,6 @@
   it was first and last seen, so `dim_users` never rescans the observations.
 -#}
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='node_id',
-    on_schema_change='fail',
-) }}
-
 with recursive observed as (
     select * from {{ ref('int_identifiers__observed') }}
 ),

@@ -72,7 +72,7 @@ replies_since_escalation as (
 ),
 
 first_human_reply as (
-    {{ first_by('replies_since_escalation', 'session_id', 'event_seq', 'replied_at, agent_id, team', 'true') }}
+    {{ first_by('replies_since_escalation', 'session_id', 'event_seq', ['replied_at', 'agent_id', 'team'], 'true') }}
 ),
 
 event_summary as (
@@ -119,7 +119,7 @@ final as (
         last_csat.csat_score,
         sessions.session_ordinal,
         sessions.last_activity_at,
-        {{ consumed_build_seq(ref('int_sessions__bounded'), [ref('int_state_visits__collapsed'), ref('int_human_replies__attributed')]) }} as upstream_build_seq
+        {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq
     from sessions
     inner join visit_summary on sessions.session_id = visit_summary.session_id
     inner join event_summary on sessions.session_id = event_summary.session_id
