@@ -7,6 +7,8 @@ puts this folder first on sys.path).
 
 from __future__ import annotations
 
+import http.client
+import json
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
@@ -69,3 +71,25 @@ def marts_rows(database: Path) -> dict[str, list[tuple]]:
         names = [r[0] for r in con.sql("select table_name from duckdb_tables() where schema_name = 'marts' "
                                        "and table_name != 'publication' order by 1").fetchall()]
         return {n: con.sql(f'select * from marts."{n}" order by all').fetchall() for n in names}
+
+
+def post_events(conn: http.client.HTTPConnection, body: bytes, headers: dict) -> tuple[int, int]:
+    """POST an `{"events": [...]}` body to the collector; (events acknowledged, retries).
+    A 503 (sink full) or 429 (rate limit) is sent again after its Retry-After, a dropped
+    connection at once: resending is safe, the warehouse keeps each event_id once."""
+    for attempt in range(50):
+        try:
+            conn.request("POST", "/v1/events", body, headers)
+            response = conn.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            time.sleep(0.1 * attempt)
+            continue
+        if response.status in (429, 503):
+            time.sleep(float(response.getheader("Retry-After", "1")))
+            continue
+        if response.status != 200:
+            raise RuntimeError(f"collector answered {response.status}: {data[:500]!r}")
+        return json.loads(data)["accepted"], attempt
+    raise RuntimeError("collector kept refusing")

@@ -62,7 +62,7 @@ from pathlib import Path
 import duckdb
 import psutil
 
-from _common import git_commit, simulation_start
+from _common import git_commit, post_events, simulation_start
 from ingestion.collector.local import start_local_collector
 from ingestion.simulator import simulate, write_ndjson
 
@@ -263,27 +263,6 @@ def _bodies(slices: list[tuple[str, int, int]], batch: int):
                 yield len(lines), b'{"events":[' + b",".join(lines) + b"]}"
 
 
-def _post(conn: http.client.HTTPConnection, body: bytes, headers: dict) -> tuple[int, int]:
-    """(events acknowledged, retries): a 503 (spool full) or 429 (rate limit) is
-    sent again after its Retry-After, a dropped connection at once."""
-    for attempt in range(50):
-        try:
-            conn.request("POST", "/v1/events", body, headers)
-            response = conn.getresponse()
-            data = response.read()
-        except (ConnectionError, http.client.HTTPException):
-            conn.close()                       # resent as is: the warehouse keeps each event_id once
-            time.sleep(0.1 * attempt)
-            continue
-        if response.status in (429, 503):
-            time.sleep(float(response.getheader("Retry-After", "1")))
-            continue
-        if response.status != 200:
-            raise RuntimeError(f"collector answered {response.status}: {data[:500]!r}")
-        return json.loads(data)["accepted"], attempt
-    raise RuntimeError("collector kept refusing")
-
-
 def _client(port: int, api_key: str, slices, connections: int, batch: int, results) -> None:
     bodies, lock = _bodies(slices, batch), threading.Lock()
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {api_key}"}
@@ -298,7 +277,7 @@ def _client(port: int, api_key: str, slices, connections: int, batch: int, resul
                     item = next(bodies, None)
                 if item is None:
                     return
-                accepted, retries = _post(conn, item[1], headers)
+                accepted, retries = post_events(conn, item[1], headers)
                 with lock:
                     totals["sent"] += item[0]
                     totals["accepted"] += accepted

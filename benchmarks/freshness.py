@@ -48,7 +48,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from _common import git_commit, simulation_start
+from _common import git_commit, post_events, simulation_start
 from ingestion.collector.local import start_local_collector
 from ingestion.settings import Settings
 from ingestion.simulator import simulate
@@ -102,25 +102,8 @@ class Client:
         self.headers = {"Content-Type": "application/json", "Authorization": f"Bearer {api_key}"}
 
     def post(self, events: list[dict]) -> None:
-        """Returns once the collector acknowledged; 429 and 503 are sent again after their
-        Retry-After, a dropped connection at once (ids are kept once, resending is safe)."""
-        body = json.dumps({"events": events}).encode()
-        for attempt in range(50):
-            try:
-                self.conn.request("POST", "/v1/events", body, self.headers)
-                response = self.conn.getresponse()
-                data = response.read()
-            except (OSError, http.client.HTTPException):
-                self.conn.close()
-                time.sleep(0.1 * attempt)
-                continue
-            if response.status in (429, 503):
-                time.sleep(float(response.getheader("Retry-After", "1")))
-                continue
-            if response.status != 200:
-                raise RuntimeError(f"collector answered {response.status}: {data[:300]!r}")
-            return
-        raise RuntimeError("collector kept refusing")
+        """Returns once the collector acknowledged (see `post_events` for the retries)."""
+        post_events(self.conn, json.dumps({"events": events}).encode(), self.headers)
 
 
 class Load:
