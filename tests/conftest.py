@@ -1,4 +1,5 @@
-"""Shared fixtures: every test gets its own JOURNEY_HOME and DuckDB file."""
+"""Shared fixtures: every test gets its own JOURNEY_HOME and DuckDB file; and the helpers every
+kind of test uses: events, NDJSON files, the `journey` command, the raw table."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ingestion.settings import Settings
+from ingestion.simulator import write_ndjson
 
 
 @pytest.fixture
@@ -47,3 +50,19 @@ def run_journey(home: Path, hash_key: str, *args: str, env: dict[str, str] | Non
                           capture_output=True, text=True, timeout=600)
     assert (proc.returncode == 0) == succeed, proc.stdout[-4000:] + proc.stderr[-4000:]
     return proc.stdout if succeed else proc.stdout + proc.stderr
+
+
+def import_and_run(home: Path, hash_key: str, events: list[dict]) -> str:
+    """`journey import` of `events` (written to `home`/events.ndjson), then `journey run`, on `home`;
+    returns the run's output."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "events.ndjson"
+    write_ndjson(events, path)
+    run_journey(home, hash_key, "import", str(path))
+    return run_journey(home, hash_key, "run")
+
+
+def raw_event_ids(settings: Settings) -> list[str]:
+    """The event id of every row of raw.events (a repeat shows as a repeat)."""
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        return [r[0] for r in con.sql("select event_id from raw.events").fetchall()]

@@ -69,7 +69,7 @@ class SinkConfig(_FromEnv):
 class PostgresSettings(_FromEnv):
     """The PostgreSQL of JOURNEY_DESTINATION=postgres (JOURNEY_PG_*). dbt's `postgres`
     target reads the same variables in dbt_project/profiles.yml, which cannot import
-    these defaults: tests/test_settings.py holds the two to the same values. A
+    these defaults: tests/contract/test_settings.py holds the two to the same values. A
     variable set to an empty value counts as set, as it does for dbt's `env_var`."""
 
     host: str = "localhost"

@@ -12,15 +12,12 @@ import re
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
+from ingestion.contract import EVENT_TYPES
 from tests.truth import Simulated
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
-TYPES = {
-    "message.received", "message.sent", "conversation.state_changed", "agent.assigned",
-    "conversation.transferred", "csat.submitted", "webview.opened", "funnel.step_viewed",
-    "funnel.completed", "escalation.requested", "webview.exited", "identify",
-}
-WEBVIEW = {"webview.opened", "funnel.step_viewed", "funnel.completed", "escalation.requested", "webview.exited"}
+# Every type of the contract but expiries: the TTL worker emits those, the simulator never does.
+SIMULATED_TYPES = frozenset(EVENT_TYPES) - {"conversation.expired"}
 TRUTH_KEYS = {
     "session_id", "conversation_id", "channel_user_id", "person", "channel", "department", "query_nature",
     "started_at", "ended_at", "final_state", "escalated", "bot_contained", "queue_wait_s",

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 import ingestion
+from ingestion.contract import WEBVIEW_TYPES
 from ingestion.simulator import write_ndjson
 from ingestion.simulator.__main__ import main
-from tests.simulator.replay import RFC3339, TYPES, WEBVIEW, distinct, ts
+from tests.simulator.replay import RFC3339, SIMULATED_TYPES, distinct, ts
 from tests.truth import Simulated, simulate
 
 
@@ -57,14 +58,14 @@ def test_envelope(week):
     offsets = Counter()
     for ev in distinct(week).values():
         assert isinstance(ev["event_id"], str) and 1 <= len(ev["event_id"]) <= 128
-        assert ev["type"] in TYPES
+        assert ev["type"] in SIMULATED_TYPES
         assert RFC3339.match(ev["occurred_at"]), ev["occurred_at"]
         assert datetime.fromisoformat(ev["occurred_at"]).tzinfo is not None
         offsets[ev["occurred_at"][23:]] += 1
         if "sent_at" in ev:
             assert RFC3339.match(ev["sent_at"]) and ts(ev["sent_at"]) >= ts(ev["occurred_at"])
         assert isinstance(ev["properties"], dict)
-        if ev["type"] in WEBVIEW:
+        if ev["type"] in WEBVIEW_TYPES:
             assert ev["channel"] == "webview"
             if "conversation_id" not in ev:           # unlinked: anonymous only
                 assert set(ev["identity"]) == {"anonymous_id"}

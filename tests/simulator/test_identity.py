@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from tests.ground_truth import unified_user_id
 from tests.simulator.replay import IDENTIFIER_KEYS, distinct, ts
+from tests.truth.compare import unified_user_id
 
 
 def test_persons_partition_identifiers_and_sessions(small):

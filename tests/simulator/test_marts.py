@@ -1,4 +1,4 @@
-"""The truth of the marts, and the helpers that compare a warehouse with it (tests/ground_truth.py)."""
+"""The truth of the marts, and the helpers that compare a warehouse with it (tests/truth/compare.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from ingestion.contract import WEBVIEW_TYPES
 from ingestion.settings import Settings
-from tests.ground_truth import COLUMNS, expected_rows, mart_mismatches
-from tests.simulator.replay import WEBVIEW, distinct, replay_sessions, ts
+from tests.simulator.replay import distinct, replay_sessions, ts
 from tests.truth import MART_COLUMNS, median, quantile, simulate
+from tests.truth.compare import COLUMNS, expected_rows, mart_mismatches
 
 
 def test_mart_columns_and_delivery_independence(small):
@@ -141,7 +142,7 @@ def test_active_sessions_follow_session_intervals(small):
 def test_ghost_rate_counts_webview_events_by_day(small):
     webview, unlinked = Counter(), Counter()
     for ev in distinct(small).values():
-        if ev["type"] in WEBVIEW:
+        if ev["type"] in WEBVIEW_TYPES:
             day = ts(ev["occurred_at"]).date()
             webview[day] += 1
             unlinked[day] += "conversation_id" not in ev

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from tests.ground_truth import COLUMNS
 from tests.simulator.replay import TRUTH_KEYS, replay, replay_sessions, stage_visits
 from tests.truth import simulate
+from tests.truth.compare import COLUMNS
 
 
 def test_truth_invariants(week):

@@ -76,7 +76,7 @@ class JourneyDbtCli(DbtCliResource):
     this interpreter, which the package metadata already says) and builds a dbt
     adapter in-process (project, profile, plugin) that serves only to fetch row
     counts and column metadata, which these assets do not ask for. Both are
-    private methods of the pinned dagster-dbt; tests/test_orchestration.py checks
+    private methods of the pinned dagster-dbt; tests/orchestration/test_definitions.py checks
     that a run starts dbt once.
 
     `env` is what dbt's profile reads from the settings (`Settings.dbt_env()`: the

@@ -1,0 +1,142 @@
+"""The settings package: one place reads the environment, validates it at start-up and
+hands each part its section (docs/contract.md §8.2)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from ingestion.settings import CollectorConfig, PostgresSettings, Settings, SinkConfig, SmtpSettings
+from ingestion.settings.collector import CONFIG_FILE_VARIABLE
+from ingestion.settings.source import Source
+
+REPO = Path(__file__).resolve().parents[2]
+HOME = {"JOURNEY_HOME": "/tmp/journey-settings-test"}
+
+
+def test_defaults_give_every_section():
+    settings = Settings.from_env(HOME)
+    assert settings.home == Path(HOME["JOURNEY_HOME"])
+    assert settings.warehouse == settings.home / "warehouse.duckdb"
+    assert settings.serving_db == settings.home / "serving" / "journey.duckdb"
+    assert settings.reports_dir == settings.home / "reports"
+    assert (settings.ttl_hours, settings.ttl_clock, settings.destination) == (24.0, "watermark", "duckdb")
+    assert (settings.segment_max_bytes, settings.segment_max_age_s) == (64 << 20, 5.0)
+    assert (settings.load_batch_bytes, settings.duckdb_memory_limit) == (256 << 20, "2GB")
+    assert settings.sink == SinkConfig() and settings.sink.kind == "file"
+    assert settings.postgres == PostgresSettings(host="localhost", port=5432, user="journey", dbname="journey")
+    assert settings.smtp == SmtpSettings() and settings.smtp.host is None
+
+
+def test_every_section_comes_from_the_one_environment():
+    settings = Settings.from_env({
+        **HOME, "JOURNEY_WAREHOUSE": "/tmp/w.duckdb", "JOURNEY_STORE_MESSAGE_TEXT": "yes",
+        "JOURNEY_SINK": "nats", "JOURNEY_NATS_URL": "tls://broker:4222", "JOURNEY_NATS_FETCH_BATCH": "50",
+        "JOURNEY_DESTINATION": "postgres", "JOURNEY_PG_HOST": "db", "JOURNEY_PG_PORT": "6432",
+        "JOURNEY_PG_PASSWORD": "pg-secret", "JOURNEY_SMTP_HOST": "mail", "JOURNEY_SMTP_PASSWORD": "smtp-secret",
+        "JOURNEY_REPORT_FROM": "j@example.org", "JOURNEY_REPORT_TO": "a@example.org, b@example.org",
+    })
+    assert settings.warehouse == Path("/tmp/w.duckdb") and settings.store_message_text
+    assert (settings.sink.kind, settings.sink.nats_url, settings.sink.nats_fetch_batch) == ("nats", "tls://broker:4222", 50)
+    assert (settings.destination, settings.postgres.host, settings.postgres.port) == ("postgres", "db", 6432)
+    assert settings.smtp.recipients == ("a@example.org", "b@example.org")
+    assert settings.dbt_env() == {"JOURNEY_WAREHOUSE": "/tmp/w.duckdb", "JOURNEY_DUCKDB_MEMORY_LIMIT": "2GB"}
+    # Secrets and the sections stay out of the repr `journey run` fingerprints (orchestration/run_state.py).
+    assert repr(settings) == repr(Settings.from_env({**HOME, "JOURNEY_WAREHOUSE": "/tmp/w.duckdb",
+                                                     "JOURNEY_STORE_MESSAGE_TEXT": "yes",
+                                                     "JOURNEY_DESTINATION": "postgres"}))
+    assert "secret" not in repr(settings) + repr(settings.postgres) + repr(settings.smtp)
+
+
+# variable | value | what the error says (each names its variable)
+INVALID = """
+JOURNEY_TTL_HOURS | soon | JOURNEY_TTL_HOURS must be a number, got 'soon'
+JOURNEY_SEGMENT_MAX_AGE_S | 0 | JOURNEY_SEGMENT_MAX_AGE_S must be positive
+JOURNEY_TTL_CLOCK | sundial | JOURNEY_TTL_CLOCK must be one of watermark, wall, got 'sundial'
+JOURNEY_DESTINATION | oracle | JOURNEY_DESTINATION must be one of duckdb, postgres
+JOURNEY_DUCKDB_MEMORY_LIMIT | lots | JOURNEY_DUCKDB_MEMORY_LIMIT must be a size such as 2GB
+JOURNEY_SERVING_DB | /tmp/serving/marts.duckdb | JOURNEY_SERVING_DB must not be named marts.duckdb
+JOURNEY_SINK | kafka | JOURNEY_SINK must be one of file, nats, got 'kafka'
+JOURNEY_NATS_SUBJECT | journey.> | JOURNEY_NATS_SUBJECT must match
+JOURNEY_NATS_URL | http://broker | JOURNEY_NATS_URL must start with nats:// or tls://
+JOURNEY_PG_PORT | fivefour | JOURNEY_PG_PORT must be a whole number, got 'fivefour'
+JOURNEY_PG_PORT |  | JOURNEY_PG_PORT must be a whole number, got ''
+JOURNEY_SMTP_PORT | smtp | JOURNEY_SMTP_PORT must be a whole number, got 'smtp'
+JOURNEY_SMTP_HOST | mail.example.org | JOURNEY_REPORT_FROM and JOURNEY_REPORT_TO are needed too
+JOURNEY_HASH_KEY | short | JOURNEY_HASH_KEY must be at least 32 characters
+"""
+
+
+@pytest.mark.parametrize(("name", "value", "message"),
+                         [tuple(cell.strip() for cell in row.split("|")) for row in INVALID.strip().splitlines()])
+def test_an_invalid_value_fails_at_start_up_naming_its_variable(name, value, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Settings.from_env({**HOME, name: value})
+
+
+def test_an_empty_variable_is_unset_except_where_dbt_reads_it_as_set():
+    settings = Settings.from_env({**HOME, "JOURNEY_WAREHOUSE": "", "JOURNEY_TTL_HOURS": "", "JOURNEY_SINK": "",
+                                  "JOURNEY_PG_HOST": "", "JOURNEY_PG_PASSWORD": ""})
+    assert (settings.warehouse, settings.ttl_hours, settings.sink.kind) == (
+        settings.home / "warehouse.duckdb", 24.0, "file")
+    assert (settings.postgres.host, settings.postgres.password) == ("", "")  # as dbt's env_var('X', default)
+
+
+def test_dbt_profile_defaults_are_the_settings_defaults():
+    """dbt_project/profiles.yml cannot import them; the two copies must agree."""
+    profile = (REPO / "dbt_project" / "profiles.yml").read_text()
+    defaults = dict(re.findall(r"env_var\('(JOURNEY_[A-Z_]+)', '([^']*)'\)", profile))
+    settings = Settings.from_env(HOME)
+    pg = PostgresSettings()
+    assert defaults == {
+        "JOURNEY_WAREHOUSE": "data/warehouse.duckdb",  # relative: for dbt run by hand at the repository root
+        "JOURNEY_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+        "JOURNEY_PG_HOST": pg.host, "JOURNEY_PG_PORT": str(pg.port), "JOURNEY_PG_USER": pg.user,
+        "JOURNEY_PG_PASSWORD": "", "JOURNEY_PG_DBNAME": pg.dbname,
+    }
+    assert set(settings.dbt_env()) <= set(defaults)
+
+
+def test_the_contract_names_every_variable_the_settings_read():
+    source = Source.with_file({}, CONFIG_FILE_VARIABLE)
+    Settings.read(source)
+    CollectorConfig.read(source)
+    contract = (REPO / "docs" / "contract.md").read_text()
+    table = contract.split("### 8.2 Configuration", 1)[1].split("### 8.3", 1)[0]
+    named = set(re.findall(r"`(JOURNEY_[A-Z_]+)`", table))
+    deployment = (REPO / "docs" / "deployment.md").read_text()
+    nats = {name for name in source.asked if name.startswith("JOURNEY_NATS_")}
+    assert "JOURNEY_NATS_" in table and all(f"`{name}`" in deployment for name in nats)
+    assert source.asked - nats - named == set()
+    assert len(source.asked) > 45  # every section was read
+
+
+def test_nothing_outside_the_settings_package_reads_journey_variables():
+    """`os.environ["JOURNEY_…"]`, `os.environ.get("JOURNEY_…")`, `os.getenv("JOURNEY_…")` in the
+    pipeline's code would be a second place that reads the configuration."""
+    readers = []
+    for path in [*(REPO / "ingestion").rglob("*.py"), *(REPO / "orchestration").rglob("*.py")]:
+        if "settings" in path.relative_to(REPO).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            literal = None
+            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+                literal = node.slice.value
+            elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+                is_get = isinstance(node.func, ast.Attribute) and node.func.attr in {"get", "getenv", "pop"}
+                literal = node.args[0].value if is_get else None
+            if isinstance(literal, str) and literal.startswith("JOURNEY_"):
+                readers.append(f"{path.relative_to(REPO)}:{node.lineno}: {literal}")
+    assert readers == []
+
+
+def test_building_the_settings_leaves_the_environment_alone(monkeypatch):
+    monkeypatch.delenv("JOURNEY_WAREHOUSE", raising=False)
+    before = dict(os.environ)
+    Settings.from_env()
+    CollectorConfig.load()
+    assert dict(os.environ) == before

@@ -1,0 +1,224 @@
+"""Simulated journeys → `journey import` → `journey run` (Dagster: dlt + dbt) → marts = ground truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import shutil
+import subprocess
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.loader import load_spool
+from ingestion.settings import Settings
+from orchestration.defs.dbt.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from ingestion.simulator import simulate, write_ndjson
+from tests.conftest import import_and_run, run_journey
+from tests.truth.compare import GRAINS, mart_mismatches, session_mismatches
+
+DAYS, PER_DAY, SEED = 3, 120, 11
+N_LOADS = 5
+# One pseudonymisation key for every home of this module, so their marts compare equal.
+HASH_KEY = secrets.token_hex(32)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    simulation = simulate(days=DAYS, sessions_per_day=PER_DAY, seed=SEED, n_batches=N_LOADS)
+    assert len(simulation.events) > simulation.n_unique_events  # duplicates were delivered
+    return simulation
+
+
+def journey(home: Path, *args: str, **options) -> str:
+    return run_journey(home, HASH_KEY, *args, **options)
+
+
+def _read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _occurred(event: dict) -> datetime:
+    return datetime.fromisoformat(event["occurred_at"])
+
+
+def _dbt(warehouse: Path, target: Path, *args: str) -> str:
+    """The dbt CLI on one warehouse; asserts it succeeded."""
+    proc = subprocess.run(
+        [DBT_EXECUTABLE, *args, "--project-dir", str(DBT_PROJECT_DIR),
+         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)],
+        env={**os.environ, "JOURNEY_WAREHOUSE": str(warehouse)},
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    return proc.stdout
+
+
+def settings_for(home: Path) -> Settings:
+    return Settings.from_env({"JOURNEY_HOME": str(home), "JOURNEY_HASH_KEY": HASH_KEY})
+
+
+def mart_snapshot(warehouse: Path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {
+            table: con.sql(f"select * from marts.{table} order by all").fetchall()
+            for table in GRAINS
+        }
+
+
+@pytest.fixture(scope="module")
+def one_load(sim, tmp_path_factory):
+    home = tmp_path_factory.mktemp("one_load")
+    out = import_and_run(home, HASH_KEY, sim.events)
+    return home, home / "events.ndjson", out
+
+
+@pytest.mark.parametrize("mart", GRAINS)
+def test_mart_equals_ground_truth(sim, one_load, mart):
+    home, _, out = one_load
+    settings = settings_for(home)
+    assert "succeeded" in out
+    assert mart_mismatches(settings.warehouse, sim, settings, mart) == []
+
+
+def test_raw_holds_each_event_once(sim, one_load):
+    home, _, _ = one_load
+    with duckdb.connect(str(settings_for(home).warehouse), read_only=True) as con:
+        total, distinct = con.sql("select count(*), count(distinct event_id) from raw.events").fetchall()[0]
+    assert total == distinct == sim.n_unique_events
+
+
+def test_state_transitions_agree_with_sessions(one_load):
+    """Stage visits and sessions come from different models; their shared facts must agree."""
+    home, _, _ = one_load
+    with duckdb.connect(str(settings_for(home).warehouse), read_only=True) as con:
+        disagreements = con.sql("""
+            select s.session_id
+            from marts.fct_sessions s
+            left join (
+                select session_id,
+                       max(case when state in ('resolved', 'expired') then state end) as terminal,
+                       bool_or(state = 'pending_agent') as escalated,
+                       max(visit_index) as visits, count(*) as n
+                from marts.fct_state_transitions group by session_id
+            ) t using (session_id)
+            where coalesce(t.terminal, 'open') <> s.final_state
+               or t.escalated <> s.escalated
+               or t.visits <> t.n
+        """).fetchall()
+        flagged = con.sql("select count(*) from marts.fct_state_transitions "
+                          "where not is_valid_transition").fetchall()[0][0]
+    assert disagreements == []
+    assert flagged > 0  # the simulator sends a few transitions outside the graph
+
+
+def test_import_and_run_again_change_nothing(one_load):
+    home, path, _ = one_load
+    warehouse = settings_for(home).warehouse
+    before = mart_snapshot(warehouse)
+    journey(home, "import", str(path))
+    journey(home, "run")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        raw_rows = con.sql("select count(*) from raw.events").fetchall()[0][0]
+    assert raw_rows == len({e["event_id"] for e in _read(path)})
+    assert mart_snapshot(warehouse) == before
+
+
+def test_five_disordered_incremental_loads_equal_ground_truth(sim, one_load, tmp_path):
+    """Late data (docs/contract.md §4.8), issue 6 disorder: five loads, each shuffled across two
+    spool segments; 2 % of load 1 is held back until the last load, so it
+    arrives days late, past the TTL of sessions already built; and after load 2
+    only some models are built, reading stage visits and holds that stayed
+    behind (a failed run, then a subset). Every run after the first is
+    incremental; the marts equal the ground truth, one full load and a full
+    refresh."""
+    home = tmp_path / "loads"
+    home.mkdir()
+    rng = random.Random(SEED)
+    loads = [sim.batch(k) for k in range(N_LOADS)]
+    held = set(rng.sample(range(len(loads[1])), len(loads[1]) // 50))
+    held_events = [loads[1][i] for i in held]
+    watermark_before_last = max(_occurred(e) for events in loads[:-1] for e in events)
+    assert max(map(_occurred, held_events)) < watermark_before_last - timedelta(hours=24)
+    loads[-1] = loads[-1] + held_events
+    loads[1] = [e for i, e in enumerate(loads[1]) if i not in held]
+    settings = settings_for(home)
+    for k, events in enumerate(loads):
+        rng.shuffle(events)
+        halves = [home / f"load-{k}-{part}.ndjson" for part in (0, 1)]
+        write_ndjson(events[: len(events) // 2], halves[0])
+        write_ndjson(events[len(events) // 2:], halves[1])
+        journey(home, "import", *map(str, halves))
+        if k == 2:
+            load_spool(settings)
+            # Stage visits and holds stay behind while models that read them are built.
+            _dbt(settings.warehouse, tmp_path / "target", "build", "--select", "+int_sessions__bounded",
+                 "int_human_replies__attributed", "int_sessions__measured", "int_agent_responses__paired",
+                 "--exclude-resource-type", "unit_test")
+        else:
+            journey(home, "run")
+    incremental = mart_snapshot(settings.warehouse)
+    assert {mart: mart_mismatches(settings.warehouse, sim, settings, mart) for mart in GRAINS} == dict.fromkeys(GRAINS, [])
+    assert incremental == mart_snapshot(settings_for(one_load[0]).warehouse)
+    journey(home, "run", "--full-refresh")
+    assert mart_snapshot(settings.warehouse) == incremental
+
+
+def test_a_changed_ttl_is_applied_by_the_next_incremental_run(tmp_path):
+    """JOURNEY_TTL_HOURS changed between two `journey run`s with nothing new loaded:
+    the next (incremental) run re-sessionizes every conversation cut with the old
+    TTL, so the marts equal the ground truth at the new TTL and a full refresh."""
+    sim = simulate(days=2, sessions_per_day=80, seed=7, ttl_hours=2)
+    path = tmp_path / "events.ndjson"
+    write_ndjson(sim.events, path)
+    settings = Settings.from_env({"JOURNEY_HOME": str(tmp_path), "JOURNEY_HASH_KEY": HASH_KEY,
+                                  "JOURNEY_TTL_HOURS": "2"})
+    journey(tmp_path, "import", str(path))
+    journey(tmp_path, "run", env={"JOURNEY_TTL_HOURS": "24"})
+    assert session_mismatches(settings.warehouse, sim, settings) != []  # 24 h merges sessions the truth splits
+    journey(tmp_path, "run", env={"JOURNEY_TTL_HOURS": "2"})
+    incremental = mart_snapshot(settings.warehouse)
+    assert {mart: mart_mismatches(settings.warehouse, sim, settings, mart) for mart in GRAINS} == dict.fromkeys(GRAINS, [])
+    journey(tmp_path, "run", "--full-refresh", env={"JOURNEY_TTL_HOURS": "2"})
+    assert mart_snapshot(settings.warehouse) == incremental
+
+
+def test_a_warehouse_from_an_older_version_stops_with_the_way_out(one_load, tmp_path):
+    """An incremental table missing a column this version declares (as after an
+    upgrade): `journey run` fails naming the table, the column and the full
+    refresh, changes no mart, and `journey run --full-refresh` recovers."""
+    home = tmp_path / "home"
+    shutil.copytree(one_load[0], home)
+    warehouse = settings_for(home).warehouse
+    before = mart_snapshot(warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.sql("alter table intermediate.int_events__sessionized drop column ttl_ms")
+    out = journey(home, "run", succeed=False)
+    assert "int_events__sessionized was built by an older version" in out and "lacks ttl_ms" in out
+    assert "journey run --full-refresh" in out
+    assert mart_snapshot(warehouse) == before
+    journey(home, "run", "--full-refresh")
+    assert mart_snapshot(warehouse) == before
+
+
+def test_demo_sends_through_the_collector_and_matches_ground_truth(tmp_path):
+    """`journey demo`: simulator → HTTP collector → spool → dlt → dbt, then the truth."""
+    out = journey(tmp_path, "demo", "--days", "2", "--sessions-per-day", "80", "--seed", "5", "--end", "2026-11-04")
+    assert "collector acknowledged" in out and "succeeded" in out
+    sim = simulate(days=2, sessions_per_day=80, seed=5)  # from 2 Nov 2026: ends on 4 Nov
+    settings = settings_for(tmp_path)
+    assert session_mismatches(settings.warehouse, sim, settings) == []
+
+
+def test_dbt_unit_tests_of_the_state_machine_pass(one_load, tmp_path):
+    """dbt's own unit tests (invalid transition, cancelled expiry, transfer in human_active, …)."""
+    # A copy: dbt needs the input relations' types, and its scratch tables stay out of the module's warehouse.
+    warehouse = tmp_path / "unit.duckdb"
+    shutil.copy(settings_for(one_load[0]).warehouse, warehouse)
+    out = _dbt(warehouse, tmp_path / "target", "test", "--select", "test_type:unit")
+    passed = int(out.rsplit("PASS=", 1)[1].split()[0])
+    assert passed >= 12, out[-1000:]
