@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -217,5 +218,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def entry_point() -> None:
+    """The `journey` command. Exits without tearing the interpreter down: after a run
+    it holds Dagster, dbt's adapter and Great Expectations, thousands of modules whose
+    teardown costs a second or two and does nothing a user needs. Everything the
+    command writes is committed by then and its streams are flushed here."""
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()

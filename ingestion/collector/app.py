@@ -233,10 +233,10 @@ class Collector:
         try:
             await self.committer.commit(lines)
         except SinkFull:
-            raise HTTPError(503, "spool full, retry later", headers=self._retry_after()) from None
+            raise HTTPError(503, "sink full, retry later", headers=self._retry_after()) from None
         except OSError as exc:
             log.error("spool write failed, nothing acknowledged: %s", exc)
-            raise HTTPError(503, "spool unavailable, retry later", headers=self._retry_after()) from None
+            raise HTTPError(503, "sink unavailable, retry later", headers=self._retry_after()) from None
         self.accepted += accepted
         result = {"accepted": accepted}
         if quarantined:
@@ -337,7 +337,7 @@ class Collector:
         if committer is None:
             return 503, {"status": "starting"}, []
         if committer.full:
-            return 503, {"status": "spool full"}, self._retry_after()
+            return 503, {"status": "sink full"}, self._retry_after()
         return 200, {"status": "ready", "spool_bytes": committer.spool_bytes}, []
 
     async def _openapi(self, scope, receive, headers, origin):

@@ -36,17 +36,20 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def errors(config: Limits) -> dict[str, dict]:
-    """The error answers, by status, with the size limits of `config`."""
+def errors(config: Limits, body_limit: str = "max_body_bytes") -> dict[str, dict]:
+    """The error answers, by status, with the size limits of `config` (the body's is
+    the `CollectorConfig` field `body_limit`, as the operation's route names it)."""
     return {
         "400": _error("Malformed JSON."),
         "401": _error("Missing or invalid API key, or a refused handshake token."),
-        "413": _error(f"Body over {_size(config.max_body_bytes)}, or an event over {_size(config.max_event_bytes)}."),
+        "413": _error(f"Body over {_size(getattr(config, body_limit))}, or an event over "
+                      f"{_size(config.max_event_bytes)}."),
         "422": _error("Schema violation; `problems` names each field and reason."),
         "429": {**_error("Rate limit (per API key, or per client IP for browsers and failed authentication): "
                          "nothing was stored; retry after `Retry-After` seconds."),
                 "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}},
-        "503": {**_error("Spool full or unavailable: nothing was stored; retry after `Retry-After`."),
+        "503": {**_error("The sink (spool or NATS stream) is full or unreachable: nothing was stored; "
+                         "retry after `Retry-After`."),
                 "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
     }
 
@@ -102,7 +105,7 @@ def components() -> dict[str, dict]:
     return schemas
 
 
-def operation(op: Operation, error_answers: dict[str, dict]) -> dict:
+def operation(op: Operation, config: Limits) -> dict:
     """One operation of the document, as the route table describes it."""
     described: dict = {"summary": op.summary}
     if op.key:
@@ -115,24 +118,25 @@ def operation(op: Operation, error_answers: dict[str, dict]) -> dict:
         schema = BODIES.get(op.body) or _ref(op.body)
         described["requestBody"] = {"required": True, "content": {m: {"schema": schema} for m in op.media}}
     if op.returns:
-        answers = {"200": {"description": "Durable: fsynced in the spool before this answer.",
+        answers = {"200": {"description": "Durable: held by the sink (a spool segment fsynced, or the NATS "
+                                          "stream's acknowledgement) before this answer.",
                            "content": {"application/json": {"schema": _ref(op.returns)}}}}
     else:
         answers = {status: {"description": text} for status, text in op.plain}
+    error_answers = errors(config, op.body_limit)
     described["responses"] = {**answers, **{status: error_answers[status] for status in op.errors}}
     return described
 
 
 def build(config: Limits = CollectorConfig) -> dict:
     """The OpenAPI document of a collector configured by `config` (default: the defaults)."""
-    error_answers = errors(config)
     return {
         "openapi": "3.1.0",
         "info": {"title": "journey analytics collector", "version": "1"},
         "components": {"schemas": components(),
                        "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"},
                                            "segmentWriteKey": {"type": "http", "scheme": "basic"}}},
-        "paths": {route.path: {op.method.lower(): operation(op, error_answers) for op in route.operations}
+        "paths": {route.path: {op.method.lower(): operation(op, config) for op in route.operations}
                   for route in ROUTES if route.documented},
     }
 

@@ -39,6 +39,7 @@ class Operation:
     returns: str | None = None         # components schema of a durable 200 answer
     plain: tuple[tuple[str, str], ...] = (("200", "OK"),)  # (status, description) when `returns` is None
     errors: tuple[str, ...] = ()       # error statuses, described by `openapi.errors`
+    body_limit: str = "max_body_bytes"  # the `CollectorConfig` field that bounds the request body
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,13 @@ ROUTES: tuple[Route, ...] = (
              plain=(("200", "The challenge, echoed."), ("403", "Verify token mismatch.")), errors=("429",)),
         _post("_whatsapp", "WhatsApp Cloud API webhook; X-Hub-Signature-256 over the raw body.",
               body="object", parameters=(("X-Hub-Signature-256", "header", True),), returns="Accepted",
-              errors=("400", "401", "413", "429", "503")))),
+              errors=("400", "401", "413", "429", "503"), body_limit="max_webhook_bytes"))),
     *(Route(path, (_post(
         "_segment", f"Segment-compatible {path.rsplit('/', 1)[1]} (HTTP Basic: write key as user name).",
         key="segmentWriteKey", body="SegmentBatch" if SEGMENT_PATHS[path] is None else "object",
         returns="Accepted", errors=ALL_ERRORS),)) for path in SEGMENT_PATHS),
     Route("/healthz", (_get("_healthz", "Process is up."),), operational=True),
-    Route("/readyz", (_get("_readyz", "Accepting events (spool below its bound).",
+    Route("/readyz", (_get("_readyz", "Accepting events (the sink below its bound).",
                            plain=(("200", "OK"), ("503", "Not ready"))),), operational=True),
     Route("/metrics", (_get("_metrics", "Prometheus metrics."),), operational=True),
     Route("/openapi.json", (_get("_openapi"),), operational=True, documented=False),

@@ -17,6 +17,7 @@ from orchestration.defs.dlt.sensors import build_spool_sensor
 from orchestration.defs.ttl.assets import EXPIRY_EVENTS, build_ttl_assets
 from orchestration.defs.report.assets import build_report_assets, daily_stakeholder_report, stakeholder_report_job
 from orchestration.defs.serving.assets import build_serving_assets
+from orchestration.instance_storage import relax_sqlite_sync
 from orchestration.progress import journey_progress
 
 LOAD_AND_TRANSFORM = "load_and_transform"
@@ -25,6 +26,9 @@ TTL_WORKER = "ttl_worker"
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     settings.home.mkdir(parents=True, exist_ok=True)
+    # Every process that runs this project's steps builds these first: the CLI, the code
+    # server, each run worker the daemon launches.
+    relax_sqlite_sync()
     load_and_transform = dg.define_asset_job(
         LOAD_AND_TRANSFORM,
         # The TTL worker and the report have their own jobs and cadence.

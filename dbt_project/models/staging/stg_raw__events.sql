@@ -21,7 +21,6 @@ final as (
         {{ json_text('attributes', 'query_nature') }} as query_nature,
         {{ json_text('properties', 'message_id') }} as message_id,
         {{ json_text('properties', 'to_state') }} as to_state,
-        {{ json_text('properties', 'from_state') }} as from_state,
         {{ json_text('properties', 'agent_id') }} as agent_id,
         {{ json_text('properties', 'team') }} as team,
         {{ json_text('properties', 'from_team') }} as from_team,
