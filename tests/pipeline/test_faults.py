@@ -45,7 +45,10 @@ def _env(home) -> dict[str, str]:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # the whole group had already exited (the caller skips when the kill hit nothing)
     proc.wait(timeout=30)
 
 
