@@ -47,6 +47,11 @@
     {{ (var('ttl_hours') | float * 3600000) | int }}
 {%- endmacro %}
 
+{# The recontact window in milliseconds, from the `recontact_window_days` var (docs/contract.md §6.2). #}
+{% macro recontact_window_ms() -%}
+    {{ (var('recontact_window_days') | float * 86400000) | int }}
+{%- endmacro %}
+
 {# Exact percentile with linear interpolation (`p` = 0.5 is the median). #}
 {% macro percentile_cont(column, p) -%}
     {{ return(adapter.dispatch('percentile_cont', 'journey')(column, p)) }}

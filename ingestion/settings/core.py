@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ingestion.settings.sections import PostgresSettings, SinkConfig, SmtpSettings
 from ingestion.settings.source import Source
@@ -44,6 +45,15 @@ class Settings:
     # DuckDB's memory bound for the dbt build and the publication (JOURNEY_DUCKDB_MEMORY_LIMIT):
     # past it DuckDB spills to a temp folder beside the file instead of growing with the warehouse.
     duckdb_memory_limit: str = "2GB"
+    # The contact-centre measures (docs/contract.md §6.2), dbt vars like the TTL: a session
+    # is mature, and its recontact counted, this many days after it ended.
+    recontact_window_days: float = 7.0
+    # Service level: the share of offered queue visits answered within each of these seconds.
+    service_level_thresholds_s: tuple[int, ...] = (60, 300)
+    # A queue visit abandoned sooner than this is a short abandon, left out of the offered.
+    short_abandon_s: float = 30.0
+    # The IANA zone of the heatmap's weekday and hour and of the report's local times.
+    reporting_timezone: str = "UTC"
     # JOURNEY_HASH_KEY, if the operator manages the pseudonymisation key; never printed.
     hash_key: str | None = field(default=None, repr=False)
     # The sections. Left out of the repr, which `journey run` fingerprints
@@ -68,6 +78,17 @@ class Settings:
     @property
     def secrets_dir(self) -> Path:
         return self.home / "secrets"
+
+    def dbt_vars(self) -> dict[str, object]:
+        """The dbt vars the models read, as every build passes them (`--vars`): a changed
+        one changes the run's fingerprint, so the next `journey run` rebuilds."""
+        return {
+            "ttl_hours": self.ttl_hours,
+            "recontact_window_days": self.recontact_window_days,
+            "service_level_thresholds_s": list(self.service_level_thresholds_s),
+            "short_abandon_s": self.short_abandon_s,
+            "reporting_timezone": self.reporting_timezone,
+        }
 
     def dbt_env(self) -> dict[str, str]:
         """What dbt's profile (dbt_project/profiles.yml) reads besides JOURNEY_PG_*: the
@@ -97,11 +118,38 @@ class Settings:
             max_future_s=source.number("JOURNEY_MAX_FUTURE_S", 3600.0),
             load_batch_bytes=int(source.number("JOURNEY_LOAD_BATCH_BYTES", 256 * 1024 * 1024)),
             duckdb_memory_limit=source.size("JOURNEY_DUCKDB_MEMORY_LIMIT", "2GB"),
+            recontact_window_days=source.number("JOURNEY_RECONTACT_WINDOW_DAYS", 7.0),
+            service_level_thresholds_s=_thresholds(source, "JOURNEY_SERVICE_LEVEL_THRESHOLDS_S", (60, 300)),
+            short_abandon_s=source.number("JOURNEY_SHORT_ABANDON_S", 30.0, allow_zero=True),
+            reporting_timezone=_time_zone(source, "JOURNEY_REPORTING_TIMEZONE"),
             hash_key=_hash_key(source.text("JOURNEY_HASH_KEY")),
             sink=SinkConfig.read(source),
             postgres=PostgresSettings.read(source),
             smtp=SmtpSettings.read(source),
         )
+
+
+def _thresholds(source: Source, name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """Distinct whole seconds above 0, ascending (the report's headline uses the first)."""
+    items = source.items(name)
+    if not items:
+        return default
+    try:
+        values = [int(item) for item in items]
+    except ValueError:
+        raise ValueError(f"{name} must be whole seconds separated by commas, e.g. 60,300; got {items!r}") from None
+    if min(values) <= 0 or len(set(values)) != len(values):
+        raise ValueError(f"{name} must be distinct whole seconds above 0, got {items!r}")
+    return tuple(sorted(values))
+
+
+def _time_zone(source: Source, name: str) -> str:
+    zone = source.text(name, "UTC")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name} must be an IANA time zone such as Europe/Amsterdam, got {zone!r}") from None
+    return zone
 
 
 def _hash_key(key: str | None) -> str | None:

@@ -70,8 +70,8 @@ class Source:
         """A comma-separated variable, or a list in the file; blanks dropped."""
         return as_items(self.value(name))
 
-    def number(self, name: str, default: float) -> float:
-        """A positive number."""
+    def number(self, name: str, default: float, allow_zero: bool = False) -> float:
+        """A positive number (or zero, when `allow_zero`)."""
         raw = self.value(name)
         if raw is None:
             return default
@@ -79,8 +79,8 @@ class Source:
             number = float(raw)
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be a number, got {raw!r}") from None
-        if number <= 0:
-            raise ValueError(f"{name} must be positive, got {raw!r}")
+        if number < 0 or (number == 0 and not allow_zero):
+            raise ValueError(f"{name} must be {'zero or more' if allow_zero else 'positive'}, got {raw!r}")
         return number
 
     def whole(self, name: str, default: int, raw: Any = None) -> int:

@@ -1,8 +1,9 @@
 """The human side of a session: the queue for an agent, the agents' conversation, transfers.
 
 A session enters with `queue` (it has just entered pending_agent) or, rarely, straight
-with `human`. `depth` counts what came before the agent: 1 after a transfer or a second
-try in the queue, 2 after two; a session is transferred at most until depth 2.
+with `human`. A session is transferred at most three times; one that was passed on once is
+often passed on again, sometimes back to a team that handed it on before (a ping-pong,
+docs/contract.md §6.2.1).
 """
 
 from __future__ import annotations
@@ -25,16 +26,16 @@ def queue(tl: Timeline, c: Conversation) -> str:
     """The session has just entered pending_agent. With agents offline it may go back to the
     bot; a user who asks again later waits in the queue a second time, without that way back."""
     team = TEAM_OF_DEPARTMENT[c.dept]
-    depth = 0
+    second_try = False
     while True:
         p_offline = 0.03 if agents_online(c.t) else 0.5
         r = tl.rng.random()
-        if depth > 0 or r >= p_offline:
-            return _wait_for_agent(tl, c, team, r - p_offline, depth)
+        if second_try or r >= p_offline:
+            return _wait_for_agent(tl, c, team, r - p_offline)
         outcome = _agents_offline(tl, c)
         if outcome is not None:
             return outcome
-        depth = 1
+        second_try = True
 
 
 def _agents_offline(tl: Timeline, c: Conversation) -> str | None:
@@ -54,16 +55,17 @@ def _agents_offline(tl: Timeline, c: Conversation) -> str | None:
     return None
 
 
-def _wait_for_agent(tl: Timeline, c: Conversation, team: str, r: float, depth: int) -> str:
+def _wait_for_agent(tl: Timeline, c: Conversation, team: str, r: float) -> str:
     """`r` (uniform in [-p_offline, 1 - p_offline)) decides whether the user gives up first."""
     rng = tl.rng
     if r < 0.07:                                  # gives up in the queue
         if rng.random() < 0.5:
             tl.user_msg(c, tl.ln(240, 1.0))        # "hello??"
         return "abandoned"
-    if r < 0.09:                                  # closed while waiting
-        tl.user_msg(c, tl.ln(120, 1.0))            # "never mind"
-        return tl.resolve(c, tl.ln(60, 1.0), ROUTER, "user_cancelled")
+    if r < 0.12:                                  # closed while waiting: "never mind"
+        quick = rng.random() < 0.6                # most within seconds: a short abandon
+        tl.user_msg(c, tl.ln(6, 0.5) if quick else tl.ln(120, 1.0))
+        return tl.resolve(c, tl.ln(5, 0.5) if quick else tl.ln(60, 1.0), ROUTER, "user_cancelled")
     wait = queue_wait(tl, c.t)
     agent = rng.choice(AGENTS[team])
     pre = rng.randint(1, 3) * SECOND
@@ -71,7 +73,7 @@ def _wait_for_agent(tl: Timeline, c: Conversation, team: str, r: float, depth: i
         tl.user_msg(c, wait // 2)
         wait -= wait // 2
     tl.pick_up(c, agent, wait, pre)
-    return human(tl, c, agent, depth)
+    return human(tl, c, agent)
 
 
 def queue_wait(tl: Timeline, t: int) -> int:
@@ -85,16 +87,20 @@ def queue_wait(tl: Timeline, t: int) -> int:
     return (w - t) + tl.ln(600, 0.8)
 
 
-def human(tl: Timeline, c: Conversation, agent: str, depth: int = 0) -> str:
+# The chance of a session's first, second and third transfer: one passed on is often passed on again.
+TRANSFER_CHANCE = (0.18, 0.5, 0.6)
+
+
+def human(tl: Timeline, c: Conversation, agent: str) -> str:
     """Agents talk with the user, maybe transfer the session on, until one of them ends it."""
     while True:
         _exchange(tl, c, agent)
-        if depth >= 2 or tl.rng.random() >= (0.13 if depth == 0 else 0.15):
+        n = len(c.sess.transfers)
+        if n >= len(TRANSFER_CHANCE) or tl.rng.random() >= TRANSFER_CHANCE[n]:
             return _agent_ends(tl, c, agent)
         agent = _transfer(tl, c, agent)
         if agent is None:
             return "abandoned"                     # lost in the second queue
-        depth += 1
 
 
 def _exchange(tl: Timeline, c: Conversation, agent: str):
@@ -129,7 +135,7 @@ def _transferred(tl: Timeline, c: Conversation, agent: str) -> tuple[str, bool]:
     (inside) or through the queue."""
     rng = tl.rng
     team = TEAM_OF_AGENT[agent]
-    to_team = rng.choice(tuple(t for t in TEAMS if t != team) if rng.random() < 0.85 else TEAMS)
+    to_team = _to_team(tl, c, team)
     to_agent = rng.choice(tuple(a for a in AGENTS[to_team] if a != agent))
     if rng.random() < 0.6:
         tl.out_msg(c, tl.ln(20, 0.7), human_actor(agent))   # "transferring you"
@@ -144,6 +150,22 @@ def _transferred(tl: Timeline, c: Conversation, agent: str) -> tuple[str, bool]:
     tl.out.emit(t, "conversation.transferred", props, c.cid, None, human_actor(agent), None, tl.attrs(c.sess, a))
     c.sess.transfers.append((t, team, to_team))
     return to_agent, inside
+
+
+def _to_team(tl: Timeline, c: Conversation, team: str) -> str:
+    """Where a transfer goes. The first: mostly another team, sometimes the same (workload).
+    A later one: often back to the team that first handed the session on (a ping-pong: A→B→A,
+    or A→B→C→A), else on to a team it has not been with (if none is left, back)."""
+    rng = tl.rng
+    transfers = c.sess.transfers
+    if not transfers:
+        return rng.choice(tuple(t for t in TEAMS if t != team) if rng.random() < 0.85 else TEAMS)
+    handed_on = [f for _, f, _ in transfers if f != team]
+    been = {team} | {f for _, f, _ in transfers} | {t for _, _, t in transfers}
+    onward = [t for t in TEAMS if t not in been]
+    if handed_on and (not onward or rng.random() < 0.4):
+        return handed_on[0]
+    return rng.choice(onward or [t for t in TEAMS if t != team])
 
 
 def _agent_ends(tl: Timeline, c: Conversation, agent: str) -> str:

@@ -72,7 +72,7 @@ def _conversation(tl: Timeline, c: Conversation, t0: int):
 def _reopen_gap(tl: Timeline, outcome: str) -> int | None:
     """How long until the user writes again after a session, or None if they do not."""
     if outcome == "resolved":
-        return tl.ln(4 * 3600, 1.6) if tl.rng.random() < 0.12 else None                 # minutes to days
+        return tl.ln(6 * 3600, 1.8) if tl.rng.random() < 0.15 else None                 # minutes to days
     return tl.ttl + 10 * MINUTE + tl.ln(10 * 3600, 1.0) if tl.rng.random() < 0.22 else None  # clearly past the TTL
 
 

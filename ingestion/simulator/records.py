@@ -20,14 +20,16 @@ class Person:
 
 
 class Journey:
-    """One webview journey: views (ms, step_index) in order, completion ms, escalated step_index."""
+    """One webview journey: views (ms, step_index) in order, the ms of each funnel.completed in
+    order (a stale one may come before the first view), the escalated step_index."""
 
-    __slots__ = ("funnel", "views", "completed", "escalated")
+    __slots__ = ("funnel", "views", "completions", "escalated")
 
     def __init__(self, funnel: str):
         self.funnel = funnel
         self.views = []
-        self.completed = self.escalated = None
+        self.completions = []
+        self.escalated = None
 
 
 class Session:

@@ -36,7 +36,7 @@ def simulate(days: int = 7, sessions_per_day: int = 750, seed: int = 7,
     """Generate journeys and deliver their events.
 
     `sessions_per_day` is the mean number of new conversations per day (each
-    starts a session); reopened conversations add about 10 % more sessions.
+    starts a session); reopened conversations add about 15 % more sessions.
     All events lie in [start, start + days]; the last one, an `identify`, sits
     at the end of the period so the watermark is start + days (moved by a few
     seconds if a session's expiry would fall within a second of it).

@@ -8,6 +8,9 @@ from ingestion.simulator.timeline import Timeline
 from ingestion.simulator.world import BOT, FUNNEL_OF_QUERY, FUNNELS, LOGIN_SHARE, SECOND
 
 
+STALE_COMPLETION_SHARE = 0.08      # journeys whose page sends a funnel.completed before any step view
+
+
 def step_props(funnel: str, index: int) -> dict:
     return {"funnel": funnel, "step": FUNNELS[funnel][index - 1], "step_index": index}
 
@@ -41,6 +44,9 @@ class _Page:
                 i += 1
         self.current = step_props(self.funnel, last)
 
+    def complete(self, gap_ms: int):
+        self.journey.completions.append(self.event(gap_ms, "funnel.completed", {"funnel": self.funnel}))
+
     def exit(self, gap_ms: int, reason: str):
         self.event(gap_ms, "webview.exited", dict(self.current, reason=reason))
 
@@ -54,6 +60,8 @@ def webview(tl: Timeline, c: Conversation) -> str:
     page = _Page(tl, c, funnel)
     page.event(tl.ln(20, 0.9), "webview.opened", {"funnel": funnel})
     c.sess.journeys.append(page.journey)
+    if rng.random() < STALE_COMPLETION_SHARE:
+        page.complete(tl.ln(3, 0.5))        # a page restored from an earlier visit replays its completion
     r = rng.random()
     outcome = "complete" if r < 0.55 else ("escalate" if r < 0.73 else "dropoff")
     page.view_steps(len(page.steps) if outcome == "complete" else rng.randint(1, len(page.steps)))
@@ -66,7 +74,7 @@ def webview(tl: Timeline, c: Conversation) -> str:
 
 def _completed(tl: Timeline, c: Conversation, page: _Page) -> str:
     rng = tl.rng
-    page.journey.completed = page.event(tl.ln(15, 0.7), "funnel.completed", {"funnel": page.funnel})
+    page.complete(tl.ln(15, 0.7))
     exit_late = rng.random() < 0.5
     if not exit_late:
         page.exit(tl.ln(5, 0.7), rng.choice(("navigated", "closed")))

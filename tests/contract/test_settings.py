@@ -68,6 +68,12 @@ JOURNEY_PG_PORT |  | JOURNEY_PG_PORT must be a whole number, got ''
 JOURNEY_SMTP_PORT | smtp | JOURNEY_SMTP_PORT must be a whole number, got 'smtp'
 JOURNEY_SMTP_HOST | mail.example.org | JOURNEY_REPORT_FROM and JOURNEY_REPORT_TO are needed too
 JOURNEY_HASH_KEY | short | JOURNEY_HASH_KEY must be at least 32 characters
+JOURNEY_RECONTACT_WINDOW_DAYS | 0 | JOURNEY_RECONTACT_WINDOW_DAYS must be positive
+JOURNEY_SHORT_ABANDON_S | -1 | JOURNEY_SHORT_ABANDON_S must be zero or more, got '-1'
+JOURNEY_SERVICE_LEVEL_THRESHOLDS_S | 60,1m | JOURNEY_SERVICE_LEVEL_THRESHOLDS_S must be whole seconds separated by commas
+JOURNEY_SERVICE_LEVEL_THRESHOLDS_S | 60,60 | JOURNEY_SERVICE_LEVEL_THRESHOLDS_S must be distinct whole seconds above 0
+JOURNEY_SERVICE_LEVEL_THRESHOLDS_S | 0,60 | JOURNEY_SERVICE_LEVEL_THRESHOLDS_S must be distinct whole seconds above 0
+JOURNEY_REPORTING_TIMEZONE | Mars/Olympus | JOURNEY_REPORTING_TIMEZONE must be an IANA time zone such as Europe/Amsterdam, got 'Mars/Olympus'
 """
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import dagster as dg
@@ -9,21 +10,38 @@ import duckdb
 import pytest
 
 from ingestion.importer import import_files
+from ingestion.settings import Settings
 from ingestion.simulator import simulate, write_ndjson
 from orchestration.defs.dbt.cli_args import DbtRunConfig, dbt_build_args
 from orchestration.defs.dbt.project import dbt_cli
 from tests.support.dagster_server import DAGSTER, REPO, dagster_env, dagster_dev
 
+VARS = {"ttl_hours": 24.0, "reporting_timezone": "UTC", "service_level_thresholds_s": [60, 300]}
+BUILD = ["build", "--exclude-resource-type", "unit_test", "--vars"]
+
+
 @pytest.mark.parametrize(
-    ("config", "default_ttl", "expected"),
+    ("config", "expected"),
     [
-        (DbtRunConfig(), 24.0, ["build", "--exclude-resource-type", "unit_test", "--vars", '{"ttl_hours": 24.0}']),
-        (DbtRunConfig(ttl_hours=6), 24.0, ["build", "--exclude-resource-type", "unit_test", "--vars", '{"ttl_hours": 6.0}']),
-        (DbtRunConfig(full_refresh=True), 12.0, ["build", "--exclude-resource-type", "unit_test", "--vars", '{"ttl_hours": 12.0}', "--full-refresh"]),
+        (DbtRunConfig(), [*BUILD, '{"reporting_timezone": "UTC", "service_level_thresholds_s": [60, 300], '
+                                  '"ttl_hours": 24.0}']),
+        (DbtRunConfig(ttl_hours=6), [*BUILD, '{"reporting_timezone": "UTC", "service_level_thresholds_s": '
+                                             '[60, 300], "ttl_hours": 6.0}']),
+        (DbtRunConfig(full_refresh=True), [*BUILD, '{"reporting_timezone": "UTC", "service_level_thresholds_s": '
+                                                   '[60, 300], "ttl_hours": 24.0}', "--full-refresh"]),
     ],
 )
-def test_dbt_build_args(config, default_ttl, expected):
-    assert dbt_build_args(config, default_ttl) == expected
+def test_dbt_build_args(config, expected):
+    assert dbt_build_args(config, VARS) == expected
+
+
+def test_every_dbt_var_of_the_settings_reaches_the_build():
+    settings = Settings.from_env({"JOURNEY_HOME": "/tmp/x", "JOURNEY_RECONTACT_WINDOW_DAYS": "3",
+                                  "JOURNEY_SERVICE_LEVEL_THRESHOLDS_S": "300, 20", "JOURNEY_SHORT_ABANDON_S": "0",
+                                  "JOURNEY_REPORTING_TIMEZONE": "Europe/Amsterdam", "JOURNEY_TTL_HOURS": "2"})
+    passed = json.loads(dbt_build_args(DbtRunConfig(), settings.dbt_vars())[4])
+    assert passed == {"ttl_hours": 2.0, "recontact_window_days": 3.0, "service_level_thresholds_s": [20, 300],
+                      "short_abandon_s": 0.0, "reporting_timezone": "Europe/Amsterdam"}
 
 
 def test_the_dbt_resource_starts_dbt_only_for_the_command(monkeypatch):

@@ -147,6 +147,10 @@ CORRUPTIONS = [
                  "delete from marts.mart_operational_heatmap where iso_weekday = 1 and hour = 3",
                  "expect_table_row_count_to_equal(value=168) — all 7 × 24 cells, empty ones included: observed 167", 1,
                  id="missing-heatmap-cell"),
+    pytest.param("mart_service_level", "update marts.mart_service_level set offered = offered - 1 where offered > 0",
+                 "expect_column_pair_values_to_be_equal(column_A=offered, column_B=offered_by_definition) — "
+                 "offered = answered + abandoned - short_abandoned:", 1,
+                 id="offered-not-as-defined"),
     pytest.param("mart_ghost_rate", "alter table marts.mart_ghost_rate drop column unlinked_events",
                  'could not be evaluated: Error: The column "unlinked_events" in BatchData does not exist', 2,
                  id="dropped-column"),

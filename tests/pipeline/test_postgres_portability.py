@@ -99,7 +99,7 @@ def postgres_home(sim, pg_env, tmp_path_factory) -> Path:
         write_ndjson(sim.batch(batch), path)
         run_journey(home, HASH_KEY, "import", str(path))
         assert load_into_postgres(pg_env, settings)["events"] > 0
-        dbt(pg_env, home / "dbt-target", *dbt_build_args(DbtRunConfig(), settings.ttl_hours))
+        dbt(pg_env, home / "dbt-target", *dbt_build_args(DbtRunConfig(), settings.dbt_vars()))
     return home
 
 

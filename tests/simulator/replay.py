@@ -22,7 +22,8 @@ TRUTH_KEYS = {
     "session_id", "conversation_id", "channel_user_id", "person", "channel", "department", "query_nature",
     "started_at", "ended_at", "final_state", "escalated", "bot_contained", "queue_wait_s",
     "first_queue_wait_s", "agent_first_response_s", "time_to_resolution_s", "handovers",
-    "webview_opened", "funnel_completed", "csat_score",
+    "webview_opened", "funnel_completed", "csat_score", "returned_to_bot", "transfer_ping_pongs",
+    "recontacted", "reopened", "first_contact_resolved", "durably_contained",
 }
 TTL = timedelta(hours=24)
 IDENTIFIER_KEYS = {"channel_user_id": "phones", "user_id": "user_ids", "anonymous_id": "anonymous_ids"}
@@ -110,9 +111,21 @@ def walk(events) -> tuple:
     return dept, qn, csat, state, entered, visits, resolved, first_pending, afr, handovers
 
 
+def ping_pongs(events) -> int:
+    """Transfers whose to_team is the from_team of an earlier transfer of the session."""
+    handed_on, n = set(), 0
+    for _, ev in events:
+        if ev["type"] == "conversation.transferred":
+            n += ev["properties"]["to_team"] in handed_on
+            handed_on.add(ev["properties"]["from_team"])
+    return n
+
+
 def facts(events, watermark, ttl) -> dict:
     started = events[0][0]
     dept, qn, csat, state, entered, visits, resolved, first_pending, afr, handovers = walk(events)
+    path = [s for s, _, _ in visits] + [state]
+    returned_to_bot = sum(a == "pending_agent" and b == "bot_active" for a, b in zip(path, path[1:]))
     if resolved is not None:
         final, ended = "resolved", resolved
     else:
@@ -145,6 +158,8 @@ def facts(events, watermark, ttl) -> dict:
         "webview_opened": "webview.opened" in types,
         "funnel_completed": "funnel.completed" in types,
         "csat_score": csat,
+        "returned_to_bot": returned_to_bot,
+        "transfer_ping_pongs": ping_pongs(events),
     }
 
 

@@ -3,9 +3,10 @@ journeys out (`Simulation.sessions`, `.identities`, `.webview_days`), as of the 
 *not* re-derived from the emitted events, so the pipeline, which derives everything from events
 (docs/contract.md §4 and §6), can be checked against it.
 
-`truth(sim)` computes it (once per simulation). `simulate(...)` is the simulator's `simulate`
-whose result reads as the tests read it: `sessions`, `visits`, `persons` and `marts` are the
-truth's rows.
+`truth(sim, measures)` computes it (once per simulation and `Measures`: the recontact window,
+service level thresholds, short abandon bound and reporting time zone; the defaults unless
+given). `simulate(...)` is the simulator's `simulate` whose result reads as the tests read it:
+`sessions`, `visits`, `persons` and `marts` are the truth's rows, with the default measures.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from dataclasses import dataclass
 from ingestion.simulator import Simulation
 from ingestion.simulator import simulate as _simulate
 from ingestion.simulator.world import to_ms
-from tests.truth.marts import MART_COLUMNS, marts
+from tests.truth.marts import MART_COLUMNS, Measures, marts
 from tests.truth.persons import persons
+from tests.truth.quality import follow_ups
 from tests.truth.sessions import median, quantile, session_row, settle, visit_rows
 
-__all__ = ["MART_COLUMNS", "Simulated", "Truth", "median", "quantile", "simulate", "truth"]
+__all__ = ["MART_COLUMNS", "Measures", "Simulated", "Truth", "median", "quantile", "simulate", "truth"]
 
 
 @dataclass
@@ -29,30 +31,37 @@ class Truth:
     visits: list[dict]        # fct_state_transitions rows, one per stage visit
     persons: list[dict]       # one per identity component: phones, user_ids, anonymous_ids, seen span, sessions
     marts: dict[str, list[dict]]   # MART_COLUMNS name -> rows, in the order of the mart's grain
+    measures: Measures        # the settings it was computed with
 
 
-def _compute(sim: Simulation) -> Truth:
+def _compute(sim: Simulation, measures: Measures) -> Truth:
     watermark = to_ms(sim.watermark)
     settled = sorted((settle(s, watermark, sim.ttl_ms) for s in sim.sessions),
                      key=lambda o: (o.s.started, o.s.sid))
     people = persons(sim.identities, settled)
     person_of = {sid: n for n, p in enumerate(people) for sid in p["session_ids"]}
-    return Truth(sessions=[session_row(o, person_of[o.s.sid]) for o in settled],
+    follow = follow_ups(settled, person_of, watermark, measures.recontact_window_days)
+    return Truth(sessions=[{**session_row(o, person_of[o.s.sid]), **follow[o.s.sid]} for o in settled],
                  visits=[row for o in settled for row in visit_rows(o)],
                  persons=people,
-                 marts=marts(settled, sim.webview_days, watermark))
+                 marts=marts(settled, sim.webview_days, watermark, measures, follow),
+                 measures=measures)
 
 
-_computed: dict[int, Truth] = {}
+_computed: dict[tuple[int, Measures], Truth] = {}
 
 
-def truth(sim: Simulation | Simulated) -> Truth:
-    """The truth of a simulation, computed on first use and kept while the simulation lives."""
+def truth(sim: Simulation | Simulated, measures: Measures | None = None) -> Truth:
+    """The truth of a simulation with the given measures (default: `Measures()`), computed on
+    first use and kept while the simulation lives."""
+    measures = Measures() if measures is None else measures
     if isinstance(sim, Simulated):
-        return sim.truth
-    key = id(sim)
+        if sim.truth.measures == measures:
+            return sim.truth
+        sim = sim.simulation
+    key = (id(sim), measures)
     if key not in _computed:
-        _computed[key] = _compute(sim)
+        _computed[key] = _compute(sim, measures)
         weakref.finalize(sim, _computed.pop, key, None)
     return _computed[key]
 

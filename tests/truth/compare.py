@@ -19,13 +19,14 @@ import duckdb
 from ingestion.privacy import load_hash_key, pseudonymize
 from ingestion.settings import Settings
 from ingestion.simulator import Simulation
-from tests.truth import MART_COLUMNS, Simulated, truth
+from tests.truth import MART_COLUMNS, Measures, Simulated, truth
 
 SESSION_COLUMNS = (
     "conversation_id", "unified_user_id", "channel", "department", "query_nature", "started_at",
     "ended_at", "final_state", "escalated", "bot_contained", "queue_wait_s", "first_queue_wait_s",
     "agent_first_response_s", "time_to_resolution_s", "handovers", "webview_opened",
-    "funnel_completed", "csat_score",
+    "funnel_completed", "csat_score", "returned_to_bot", "transfer_ping_pongs", "recontacted", "reopened",
+    "first_contact_resolved", "durably_contained",
 )
 VISIT_COLUMNS = (
     "session_id", "conversation_id", "unified_user_id", "state", "entered_at", "exited_at", "dwell_s",
@@ -52,6 +53,9 @@ GRAINS = {
     "mart_operational_heatmap": ("iso_weekday", "hour"),
     "mart_active_sessions": ("hour_start",),
     "mart_ghost_rate": ("day",),
+    "mart_service_level": ("day", "team", "threshold_s"),
+    "mart_resolution_quality": ("day", "channel"),
+    "mart_funnel_conversion": ("day", "funnel", "channel"),
 }
 DURATION_TOLERANCE_S = 0.0005
 NUMBER_TOLERANCE = 1e-9
@@ -87,8 +91,9 @@ def unified_user_id(person: dict, key: bytes) -> str:
 
 
 def expected_rows(sim: Simulation | Simulated, settings: Settings, mart: str) -> list[dict]:
-    """The truth of one mart as rows with exactly its contract columns."""
-    known = truth(sim)
+    """The truth of one mart as rows with exactly its contract columns, with the settings'
+    measures (recontact window, service level thresholds, short abandon, reporting time zone)."""
+    known = truth(sim, Measures.of(settings))
     key = load_hash_key(settings)
     unified = [unified_user_id(p, key) for p in known.persons]
     if mart == "dim_users":

@@ -1,15 +1,20 @@
-"""The marts of docs/contract.md §6.1 besides fct_sessions, fct_state_transitions, dim_users
-and the agent facts, computed from the settled sessions."""
+"""The marts of docs/contract.md §6.1 and §6.2 besides fct_sessions, fct_state_transitions,
+dim_users and the agent facts, computed from the settled sessions."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import date
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
-from ingestion.simulator.records import Journey, Session
+from ingestion.simulator.records import Journey
 from ingestion.simulator.world import EPOCH_ORDINAL, FUNNELS, HOUR, from_ms
-from tests.truth.agents import UNASSIGNED, agent_performance
-from tests.truth.sessions import TERMINAL_STATES, Settled, Visit, median, pending, quantile, ratio, reply_from
+from tests.truth.agents import agent_performance
+from tests.truth.conversion import funnel_conversion
+from tests.truth.quality import resolution_quality
+from tests.truth.queue import queue_dynamics, service_level
+from tests.truth.sessions import Settled, median, pending, ping_pongs, ratio, reply_from
 
 # The columns of each mart's rows, in contract order.
 MART_COLUMNS = {
@@ -22,24 +27,55 @@ MART_COLUMNS = {
                                "avg_csat"),
     "mart_queue_dynamics": ("day", "team", "queued", "median_unassigned_s", "p90_unassigned_s",
                             "abandoned_in_queue"),
-    "mart_handovers": ("from_team", "to_team", "handovers", "median_handover_latency_s"),
+    "mart_handovers": ("from_team", "to_team", "handovers", "median_handover_latency_s", "ping_pongs"),
     "mart_operational_heatmap": ("iso_weekday", "hour", "sessions_started", "escalations",
                                  "messages_received", "median_queue_wait_s"),
     "mart_active_sessions": ("hour_start", "active_sessions"),
     "mart_ghost_rate": ("day", "webview_events", "unlinked_events", "ghost_rate"),
+    "mart_service_level": ("day", "team", "threshold_s", "queued", "answered", "answered_within",
+                           "abandoned", "short_abandoned", "returned_to_bot", "waiting", "offered",
+                           "service_level", "abandon_rate"),
+    "mart_resolution_quality": ("day", "channel", "sessions_ended", "mature_sessions", "mature_resolved",
+                                "mature_bot_contained", "recontacted", "first_contact_resolved",
+                                "durably_contained", "reopened", "recontact_rate", "fcr_rate",
+                                "durable_containment_rate", "reopen_rate"),
+    "mart_funnel_conversion": ("day", "funnel", "channel", "sessions_started", "sessions_completed",
+                               "sessions_escalated", "sessions_abandoned", "conversion_rate",
+                               "median_time_to_complete_s", "p90_time_to_complete_s"),
 }
 
 
-def marts(settled: list[Settled], webview_days: dict[int, list[int]], watermark: int) -> dict[str, list[dict]]:
-    """Mart name -> rows, in the order of the mart's grain."""
+class Measures(NamedTuple):
+    """The metric settings the marts depend on (docs/contract.md §6.2, §8.3), as in `Settings`."""
+    recontact_window_days: float = 7.0
+    service_level_thresholds_s: tuple[int, ...] = (60, 300)
+    short_abandon_s: float = 30.0
+    reporting_timezone: str = "UTC"
+
+    @classmethod
+    def of(cls, settings) -> Measures:
+        """The measures of an `ingestion.settings.Settings`."""
+        return cls(float(settings.recontact_window_days), tuple(settings.service_level_thresholds_s),
+                   float(settings.short_abandon_s), settings.reporting_timezone)
+
+
+def marts(settled: list[Settled], webview_days: dict[int, list[int]], watermark: int,
+          measures: Measures, follow: dict[str, dict]) -> dict[str, list[dict]]:
+    """Mart name -> rows, in the order of the mart's grain; `follow` holds each session's
+    recontact columns (tests/truth/quality.py)."""
     return {
         "mart_friction": friction(settled),
         "mart_agent_performance": agent_performance(settled),
         "mart_queue_dynamics": queue_dynamics(settled),
         "mart_handovers": handovers(settled),
-        "mart_operational_heatmap": heatmap(settled),
+        "mart_operational_heatmap": heatmap(settled, measures.reporting_timezone),
         "mart_active_sessions": active_sessions(settled, watermark),
         "mart_ghost_rate": ghost_rate(webview_days),
+        "mart_service_level": service_level(settled, measures.service_level_thresholds_s,
+                                            measures.short_abandon_s),
+        "mart_resolution_quality": resolution_quality(settled, follow, watermark,
+                                                      measures.recontact_window_days),
+        "mart_funnel_conversion": funnel_conversion(settled),
     }
 
 
@@ -51,9 +87,7 @@ def _steps(j: Journey) -> list[tuple[int, int | None]]:
         first_view.setdefault(k, t)
     out = []
     for k, t in first_view.items():
-        later = [u for u, m in j.views if m > k and u > t]
-        if j.completed is not None and j.completed > t:
-            later.append(j.completed)
+        later = [u for u, m in j.views if m > k and u > t] + [u for u in j.completions if u > t]
         out.append((k, min(later) - t if later else None))
     return out
 
@@ -72,7 +106,7 @@ def friction(settled: list[Settled]) -> list[dict]:
                     time_on_step[j.funnel, k].append(advance_ms)
             if j.escalated is not None:
                 escalations[j.funnel, j.escalated].add(sid)
-            elif j.completed is None and j.views:
+            elif not j.completions and j.views:       # any completion of the funnel, even a stale one
                 dropoffs[j.funnel, max(k for _, k in j.views)].add(sid)
     return [{
         "funnel": funnel,
@@ -88,65 +122,42 @@ def friction(settled: list[Settled]) -> list[dict]:
     } for funnel, k in sorted(reached.keys() | escalations.keys())]
 
 
-def _queue_team(s: Session, v: Visit) -> str:
-    """The team a pending_agent visit is attributed to (docs/decisions.md, queue dynamics)."""
-    ending = [team for t, _, team in s.assigns if v.entered <= t and (v.exited is None or t <= v.exited)]
-    if ending:
-        return ending[-1]
-    return next((to for t, _, to in reversed(s.transfers) if t <= v.entered), UNASSIGNED)
-
-
-def queue_dynamics(settled: list[Settled]) -> list[dict]:
-    queued, abandoned, waits = Counter(), Counter(), defaultdict(list)
-    for o in settled:
-        for v in pending(o):
-            key = (from_ms(v.entered).date(), _queue_team(o.s, v))
-            queued[key] += 1
-            abandoned[key] += v.next_state in TERMINAL_STATES
-            if v.next_state == "human_active":
-                waits[key].append(v.dwell)
-    return [{
-        "day": day,
-        "team": team,
-        "queued": queued[day, team],
-        "median_unassigned_s": median(waits[day, team]),
-        "p90_unassigned_s": quantile(waits[day, team], 0.9),
-        "abandoned_in_queue": abandoned[day, team],
-    } for day, team in sorted(queued)]
-
-
 def handovers(settled: list[Settled]) -> list[dict]:
-    count, latencies = Counter(), defaultdict(list)
+    count, latencies, pongs = Counter(), defaultdict(list), Counter()
     for o in settled:
         for t, from_team, to_team in o.s.transfers:
             count[from_team, to_team] += 1
             reply = reply_from(o.s, t)
             if reply is not None:
                 latencies[from_team, to_team].append(reply[0] - t)
+        pongs.update(ping_pongs(o.s))
     return [{
         "from_team": from_team,
         "to_team": to_team,
         "handovers": count[from_team, to_team],
         "median_handover_latency_s": median(latencies[from_team, to_team]),
+        "ping_pongs": pongs[from_team, to_team],
     } for from_team, to_team in sorted(count)]
 
 
-def _cell(ms: int) -> tuple[int, int]:
-    at = from_ms(ms)
-    return at.isoweekday(), at.hour
+def heatmap(settled: list[Settled], timezone: str = "UTC") -> list[dict]:
+    """Weekday and hour in the reporting time zone (its DST included)."""
+    zone = ZoneInfo(timezone)
 
+    def cell(ms: int) -> tuple[int, int]:
+        at = from_ms(ms).astimezone(zone)
+        return at.isoweekday(), at.hour
 
-def heatmap(settled: list[Settled]) -> list[dict]:
     started, escalations, messages, waits = Counter(), Counter(), Counter(), defaultdict(list)
     for o in settled:
-        started[_cell(o.s.started)] += 1
-        messages.update(_cell(t) for t in o.s.received)
+        started[cell(o.s.started)] += 1
+        messages.update(cell(t) for t in o.s.received)
         queued = pending(o)
         if queued:
-            escalations[_cell(queued[0].entered)] += 1
+            escalations[cell(queued[0].entered)] += 1
         for v in queued:
             if v.next_state == "human_active":
-                waits[_cell(v.entered)].append(v.dwell)
+                waits[cell(v.entered)].append(v.dwell)
     return [{
         "iso_weekday": day,
         "hour": hour,

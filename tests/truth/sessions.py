@@ -92,6 +92,27 @@ def pending(o: Settled) -> list[Visit]:
     return [v for v in o.visits if v.state == "pending_agent"]
 
 
+def bot_contained(o: Settled) -> bool:
+    """Resolved without ever entering pending_agent or human_active."""
+    return o.final == "resolved" and not any(v.state in ("pending_agent", "human_active") for v in o.visits)
+
+
+def returned_to_bot(o: Settled) -> int:
+    """The bot_active visits whose previous visit is pending_agent (docs/contract.md §6.2.1)."""
+    return sum(a.state == "pending_agent" and b.state == "bot_active" for a, b in zip(o.visits, o.visits[1:]))
+
+
+def ping_pongs(s: Session) -> list[tuple[str, str]]:
+    """(from_team, to_team) of each transfer whose to_team is the from_team of an earlier transfer
+    of the session (docs/contract.md §6.2.1)."""
+    handed_on, out = set(), []
+    for _, from_team, to_team in s.transfers:
+        if to_team in handed_on:
+            out.append((from_team, to_team))
+        handed_on.add(from_team)
+    return out
+
+
 def reply_from(s: Session, t: int) -> tuple[int, str] | None:
     """The session's first human message.sent at or after t, as (ms, agent)."""
     return next((r for r in s.replies if r[0] >= t), None)
@@ -121,16 +142,17 @@ def session_row(o: Settled, person: int) -> dict:
         "ended_at": from_ms(o.ended),
         "final_state": o.final,
         "escalated": bool(queued),
-        "bot_contained": o.final == "resolved"
-        and not any(v.state in ("pending_agent", "human_active") for v in o.visits),
+        "bot_contained": bot_contained(o),
         "queue_wait_s": seconds(sum(v.dwell for v in queued if v.exited is not None)) if queued else None,
         "first_queue_wait_s": seconds(queued[0].dwell) if queued else None,
         "agent_first_response_s": None if first is None else seconds(first[2]),
         "time_to_resolution_s": seconds(o.ended - s.started) if o.final == "resolved" else None,
         "handovers": len(s.transfers),
         "webview_opened": bool(s.journeys),
-        "funnel_completed": any(j.completed is not None for j in s.journeys),
+        "funnel_completed": any(j.completions for j in s.journeys),
         "csat_score": s.csat,
+        "returned_to_bot": returned_to_bot(o),
+        "transfer_ping_pongs": len(ping_pongs(s)),
     }
 
 

@@ -7,6 +7,10 @@ users as (
     where identifier_kind = 'conversation_id'
 ),
 
+quality as (
+    select * from {{ ref('int_sessions__recontacted') }}
+),
+
 final as (
     select
         sessions.session_id,
@@ -31,9 +35,16 @@ final as (
         sessions.funnel_completed,
         sessions.csat_score,
         sessions.session_ordinal,
-        sessions.last_activity_at
+        sessions.last_activity_at,
+        sessions.returned_to_bot,
+        sessions.transfer_ping_pongs,
+        quality.recontacted,
+        quality.reopened,
+        quality.first_contact_resolved,
+        quality.durably_contained
     from sessions
     left join users on sessions.conversation_id = users.identifier_value
+    left join quality on sessions.session_id = quality.session_id
 )
 
 select * from final

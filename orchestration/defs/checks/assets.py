@@ -81,14 +81,14 @@ def run_suites(warehouse: Path, suites: Iterable[SuiteFile]) -> Iterator[dg.Asse
 
 def read_mart(con: duckdb.DuckDBPyConnection, suite: SuiteFile):
     """The mart's rows with only the columns the suite names (GX reads frames, not
-    DuckDB): a wide mart costs what its checks need. A named column the mart lacks is
-    left out for GX to report as missing; with none named, the first column keeps the
-    row count."""
+    DuckDB): a wide mart costs what its checks need, plus the suite's derived columns.
+    A named column the mart lacks is left out for GX to report as missing; with none
+    named, the first column keeps the row count."""
     present = [r[0] for r in con.execute(
         "select column_name from duckdb_columns() where database_name = current_database() "
         "and schema_name = 'marts' and table_name = ? order by column_index", [suite.mart]).fetchall()]
     if not present:
         raise ValueError(f"marts.{suite.mart} is not in the warehouse: has the dbt build created it?")
-    columns = [c for c in present if c in suite.columns] or present[:1]
-    quoted = ", ".join(f'"{c}"' for c in columns)
-    return con.sql(f'select {quoted} from marts."{suite.mart}"').df()
+    columns = [f'"{c}"' for c in present if c in suite.columns] or [f'"{present[0]}"']
+    columns += [f'({expression}) as "{name}"' for name, expression in suite.derived_columns.items()]
+    return con.sql(f'select {", ".join(columns)} from marts."{suite.mart}"').df()

@@ -29,6 +29,14 @@ class SuiteFile:
         return self.config["meta"]["expectation_count"]
 
     @property
+    def derived_columns(self) -> dict[str, str]:
+        """Columns computed from the mart's own as it is read (name: SQL expression over
+        its columns), for relations no single expectation states, such as
+        `offered = answered + abandoned - short_abandoned`: the expectation compares
+        `offered` with a derived column."""
+        return self.config["meta"].get("derived_columns", {})
+
+    @property
     def columns(self) -> set[str]:
         """Every column an expectation reads, its row condition's included."""
         return {name for e in self.config["expectations"] for name in _column_names(e["kwargs"])}

@@ -41,7 +41,7 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
     def journey_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
         # One target folder per warehouse, kept between runs: dbt's partial parsing
         # then stays valid and a run does not re-parse the whole project.
-        build = dbt.cli(dbt_build_args(config, settings.ttl_hours), context=context,
+        build = dbt.cli(dbt_build_args(config, settings.dbt_vars()), context=context,
                         target_path=settings.dbt_target_dir)
         import_in_background()  # the quality suites run next; their library loads while dbt works
         yield from build.stream()

@@ -14,11 +14,13 @@ class DbtRunConfig(dg.Config):
     ttl_hours: float | None = None
 
 
-def dbt_build_args(config: DbtRunConfig, default_ttl_hours: float) -> list[str]:
+def dbt_build_args(config: DbtRunConfig, dbt_vars: dict[str, object]) -> list[str]:
+    """`dbt_vars` from `Settings.dbt_vars()`; the run config's `ttl_hours` overrides its TTL."""
     # dbt unit tests check the SQL, not the data; the test suite runs them.
     args = ["build", "--exclude-resource-type", "unit_test"]
-    ttl = config.ttl_hours if config.ttl_hours is not None else default_ttl_hours
-    args += ["--vars", json.dumps({"ttl_hours": ttl}, sort_keys=True)]
+    if config.ttl_hours is not None:
+        dbt_vars = {**dbt_vars, "ttl_hours": config.ttl_hours}
+    args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
     if config.full_refresh:
         args.append("--full-refresh")
     return args

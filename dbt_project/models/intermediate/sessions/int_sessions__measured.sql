@@ -24,6 +24,11 @@ replies as (
     {{ where_rebuilt(ref('int_sessions__bounded')) }}
 ),
 
+transfers as (
+    select * from {{ ref('int_transfers__flagged') }}
+    {{ where_rebuilt(ref('int_sessions__bounded')) }}
+),
+
 first_channel as (
     {{ first_by('events', 'session_id', 'event_seq', 'channel', 'true') }}
 ),
@@ -50,8 +55,17 @@ visit_summary as (
         sum(
             case when state = 'pending_agent' and exited_at is not null
                 then {{ dbt.datediff('entered_at', 'exited_at', 'millisecond') }} end
-        ) / 1000.0 as ended_queue_wait_s
+        ) / 1000.0 as ended_queue_wait_s,
+        sum(case when state = 'bot_active' and previous_state = 'pending_agent' then 1 else 0 end)
+            as returned_to_bot
     from visits
+    group by session_id
+),
+
+ping_pongs as (
+    select session_id, count(*) as transfer_ping_pongs
+    from transfers
+    where is_ping_pong
     group by session_id
 ),
 
@@ -114,6 +128,8 @@ final as (
                 then {{ seconds_between('sessions.started_at', 'sessions.ended_at') }}
         end as time_to_resolution_s,
         cast(event_summary.handovers as {{ dbt.type_bigint() }}) as handovers,
+        cast(visit_summary.returned_to_bot as {{ dbt.type_bigint() }}) as returned_to_bot,
+        cast(coalesce(ping_pongs.transfer_ping_pongs, 0) as {{ dbt.type_bigint() }}) as transfer_ping_pongs,
         event_summary.webview_opened = 1 as webview_opened,
         event_summary.funnel_completed = 1 as funnel_completed,
         last_csat.csat_score,
@@ -129,6 +145,7 @@ final as (
     left join last_csat on sessions.session_id = last_csat.session_id
     left join first_queue_visit on sessions.session_id = first_queue_visit.session_id
     left join first_human_reply on sessions.session_id = first_human_reply.session_id
+    left join ping_pongs on sessions.session_id = ping_pongs.session_id
 )
 
 select * from final
