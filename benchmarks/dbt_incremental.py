@@ -78,7 +78,7 @@ def project_flags(target: Path) -> list[str]:
 
 def build_args(settings: Settings, full_refresh: bool = False) -> list[str]:
     """What `journey run` passes to `dbt build`."""
-    return dbt_build_args(DbtRunConfig(full_refresh=full_refresh), settings.ttl_hours)
+    return dbt_build_args(DbtRunConfig(full_refresh=full_refresh), settings.dbt_vars())
 
 
 def best_of(runs: int, run: Callable[[], object]) -> float:

@@ -64,6 +64,7 @@ import psutil
 
 from _common import git_commit, post_events, simulation_start
 from ingestion.collector.local import start_local_collector
+from ingestion.settings import Settings
 from ingestion.simulator import simulate, write_ndjson
 
 HERE = Path(__file__).resolve().parent
@@ -353,12 +354,12 @@ def snapshot_dbt_project(work: Path, source: str) -> Path:
     return dest
 
 
-def transform(project: Path, target: Path, env: dict, ttl_hours: float) -> tuple[dict, dict[str, float]]:
+def transform(project: Path, target: Path, env: dict, dbt_vars: dict) -> tuple[dict, dict[str, float]]:
     # Imported here: Dagster takes seconds to import, and every spawned client would pay it.
     from orchestration.defs.dbt.cli_args import DbtRunConfig, dbt_build_args
     from orchestration.defs.dbt.project import DBT_EXECUTABLE
 
-    subprocess.run([DBT_EXECUTABLE, *dbt_build_args(DbtRunConfig(), ttl_hours), "--quiet",
+    subprocess.run([DBT_EXECUTABLE, *dbt_build_args(DbtRunConfig(), dbt_vars), "--quiet",
                     "--project-dir", str(project), "--profiles-dir", str(project),
                     "--target-path", str(target), "--log-path", str(target / "logs")],
                    env=env, check=True)
@@ -430,7 +431,7 @@ def one_run(target: int, args, project: Path) -> Run:
         models: dict[str, float] = {}
 
         def dbt() -> dict:
-            detail, found = transform(project, work / "dbt-target", env, args.ttl_hours)
+            detail, found = transform(project, work / "dbt-target", env, Settings.from_env(env).dbt_vars())
             models.update(found)
             return detail
 

@@ -1,4 +1,4 @@
-"""The `journey` command (docs/contract.md §8): demo, import, run, collect, report."""
+"""The `journey` command (docs/contract.md §8): demo, import, run, collect, report, dashboard."""
 
 from __future__ import annotations
 
@@ -105,6 +105,18 @@ def _report(settings: Settings, out: Path | None, send: bool) -> int:
     return 0
 
 
+def _dashboard(settings: Settings, host: str, port: int) -> int:
+    from dashboard.security import PasswordRequired
+    from dashboard.server import serve
+
+    try:
+        serve(host, port, settings)
+    except PasswordRequired as exc:
+        print(f"journey dashboard: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _demo(settings: Settings, days: int, sessions_per_day: int, seed: int, end: date) -> int:
     import duckdb
 
@@ -197,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder for the dated report folders (default: JOURNEY_REPORTS_DIR, "
                              "else $JOURNEY_HOME/reports)")
     report.add_argument("--send", action="store_true", help="also mail it (needs JOURNEY_SMTP_HOST)")
+    dashboard = command("dashboard", "serve the web dashboard, read-only over the serving snapshot "
+                                     "(beyond loopback only with JOURNEY_DASHBOARD_PASSWORD)")
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    dashboard.add_argument("--port", type=int, default=8701, help="port to listen on")
     args = parser.parse_args(argv)
 
     try:
@@ -212,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
 
             serve(args.host, args.port)
             return 0
+        if args.command == "dashboard":
+            return _dashboard(settings, args.host, args.port)
         return _run(settings, args.full_refresh, args.verbose)
     except (FileNotFoundError, ValueError) as exc:
         print(f"journey {args.command}: {exc}", file=sys.stderr)

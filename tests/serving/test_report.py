@@ -33,7 +33,10 @@ from tests.truth import simulate
 DAY = date(2026, 11, 9)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HASH_KEY = secrets.token_hex(32)
-CSVS = {"period", "headline", "channels", "csat", "daily_volume", "agents", "reply_times", *EXTRACTS}
+CSVS = {"period", "headline", "channels", "csat", "daily_volume", "agents", "reply_times", "service_level_days",
+        *EXTRACTS}
+# The contact-centre figures, checked against the facts in test_report_service.py.
+CONTACT_CENTRE = {"service_level", "abandon_rate", "first_contact_resolution", "durable_containment"}
 # The loopback server takes AUTH without TLS, which aiosmtpd rightly warns about.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
@@ -141,8 +144,8 @@ def test_headline_csv_equals_a_query_on_fct_sessions(daily_report, snapshot, wat
     previous = independent_headline(snapshot, watermark - timedelta(days=2), watermark - timedelta(days=1))
     assert current["sessions"] and previous["sessions"], "both simulated days have sessions"
     rows = {row["figure"]: row for row in read_csv(daily_report, "headline")}
-    assert set(rows) == set(current)
-    for figure, row in rows.items():
+    assert set(rows) == {*current, *CONTACT_CENTRE}
+    for figure, row in ((figure, rows[figure]) for figure in current):
         assert number(row["current_period"]) == pytest.approx(current[figure]), figure
         assert number(row["previous_period"]) == pytest.approx(previous[figure]), figure
         if row["change_kind"] == "relative":
@@ -165,6 +168,25 @@ def test_the_page_shows_each_change_against_the_previous_period(daily_report, re
     # The 7-day report has nothing before the simulated days: it says so instead of a change.
     page = report.html.read_text()
     assert "no earlier data" in page and "vs previous 7 days" not in page
+
+
+def test_resolution_figures_wait_for_the_recontact_window(report, daily_report, snapshot):
+    """Two simulated days and the default 7-day window: no session is mature yet, so the page
+    says so instead of a number or a change, and the CSV leaves the values empty."""
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        assert con.execute("select count(first_contact_resolved) from marts.fct_sessions").fetchone()[0] == 0
+    for files in (report, daily_report):
+        rows = {row["figure"]: row for row in read_csv(files, "headline")}
+        page = files.html.read_text()
+        for key, label in (("first_contact_resolution", "First-contact resolution"),
+                           ("durable_containment", "Durable containment")):
+            assert rows[key]["current_period"] == rows[key]["previous_period"] == rows[key]["change"] == ""
+            card = re.search(rf"<td><div class='label'>{label}</div>.*?</td>", page).group(0)
+            assert "not yet measurable (recontact window still open)" in card
+            assert "vs previous" not in card and "n/a" not in card and "no earlier" not in card
+            assert f"{label}: not yet measurable (recontact window still open) — " in files.text
+    assert re.search(r"Service level \(answered within 1 min\): [0-9.]+ % \(([▲▼] [0-9.]+ pts|no change) "
+                     r"vs previous day\)", daily_report.text)
 
 
 def test_headline_equals_the_simulators_ground_truth(report, sim):

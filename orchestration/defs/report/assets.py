@@ -23,10 +23,12 @@ def build_report_assets(settings: Settings) -> dg.AssetsDefinition:
         group_name="reports",
         kinds={"html", "email"},
         owners=OWNERS,
-        description="Daily stakeholder report from the serving snapshot: headline numbers against the previous "
-                    "period, CSAT, channels, volume trend, demand heatmap, self-service funnels, agent reply "
-                    "times and queue waits as an HTML page with PNG charts and CSV extracts in a dated folder, "
-                    "mailed when JOURNEY_SMTP_HOST is set.",
+        description="Daily stakeholder report from the serving snapshot: headline numbers (service level, "
+                    "abandon rate, first-contact resolution and durable containment among them) against the "
+                    "previous period, CSAT, channels, volume trend, demand heatmap, self-service funnels, agent "
+                    "reply times, queue waits and service level per team as an HTML page with PNG charts and CSV "
+                    "extracts in a dated folder, mailed when JOURNEY_SMTP_HOST is set. Local times and the "
+                    "headline's threshold follow the settings.",
     )
     def stakeholder_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         # Imported here: matplotlib and pandas cost every `journey run` seconds otherwise.

@@ -7,6 +7,7 @@ says so in a sentence instead of showing empty axes.
 from __future__ import annotations
 
 import io
+from datetime import date
 from typing import NamedTuple
 
 import matplotlib
@@ -14,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on a scheduler host
 
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -203,6 +205,48 @@ def queue_waits(days: pd.DataFrame) -> Figure | None:
     axes[0].legend(title="team", fontsize=8, frameon=False)
     fig.suptitle("Time in the agent queue before an agent took the session, per team and day (UTC)")
     return fig
+
+
+def service_levels(days: pd.DataFrame, within: str, dates: list[date], first_current_day: date) -> Figure | None:
+    """Team × UTC day cells (every day of `dates`) coloured by service level, each with its offered
+    visits; the bottom row is all teams (the headline's figure per day). A line parts the periods."""
+    if days.empty or not days["offered"].sum():
+        return None
+    frame = days.assign(team=days["team"].fillna("all teams"), day=pd.to_datetime(days["day"]).dt.date)
+    teams = [*sorted(set(frame["team"]) - {"all teams"}), "all teams"]
+    level, offered = (frame.pivot(index="team", columns="day", values=column).reindex(index=teams, columns=dates)
+                      for column in ("service_level", "offered"))
+    fig, ax = plt.subplots(figsize=(11, 0.62 * len(teams) + 1.9))
+    cmap = matplotlib.colormaps["RdYlGn"].with_extremes(bad="#eeeeee")
+    image = ax.imshow(np.ma.masked_invalid(level.to_numpy(dtype=float)), cmap=cmap, vmin=0, vmax=1, aspect="auto")
+    for (row, col), share in np.ndenumerate(level.to_numpy(dtype=float)):
+        text = "–" if np.isnan(share) else f"{100 * share:.0f} %\nof {offered.iat[row, col]:,.0f}"
+        ax.text(col, row, text, ha="center", va="center", fontsize=8, color=_ink(cmap, share),
+                fontweight="bold" if teams[row] == "all teams" else "normal")
+    ax.axhline(len(teams) - 1.5, color="white", linewidth=4)
+    split = sum(day < first_current_day for day in dates) - 0.5
+    if 0 < split < len(dates) - 1:
+        ax.axvline(split, color="#222222", linestyle="--", linewidth=1.5)
+        ax.text(split - 0.1, -0.6, "◀ previous period", ha="right", va="bottom", fontsize=9, color="#555555")
+        ax.text(split + 0.1, -0.6, "report period ▶", ha="left", va="bottom", fontsize=9)
+    ax.set_yticks(range(len(teams)), teams)
+    ax.get_yticklabels()[-1].set_fontweight("bold")
+    ax.set_xticks(range(len(dates)), [f"{day:%a}\n{day:%-d %b}" for day in dates],
+                  fontsize=8 if len(dates) > 10 else 10)
+    ax.set_xlabel("UTC day the queue visit began (–: no visit offered)")
+    ax.set_title(f"Service level: share of offered queue visits an agent answered within {within}, "
+                 "per team and day", pad=22)
+    colourbar = fig.colorbar(image, ax=ax, pad=0.01, format=matplotlib.ticker.PercentFormatter(1.0))
+    colourbar.set_label(f"answered within {within}")
+    return fig
+
+
+def _ink(cmap, share: float) -> str:
+    """White text on dark cells, dark text on light ones (and on the grey of no data)."""
+    if np.isnan(share):
+        return "#555555"
+    red, green, blue, _ = cmap(share)
+    return "white" if 0.299 * red + 0.587 * green + 0.114 * blue < 0.5 else "#222222"
 
 
 def _share(rate: float | None) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingestion.settings import Settings
-from ingestion.settings import SmtpSettings
+from ingestion.settings import Settings, SmtpSettings
 from orchestration.defs.report.deliver import send_report
+from orchestration.defs.report.quality import Measures
 from orchestration.defs.report.render import ReportFiles, render_report
 
 
@@ -22,6 +22,13 @@ def make_report(settings: Settings, out_root: Path | None = None, send: bool = F
     if not settings.serving_db.exists():
         raise NoSnapshot(f"no serving snapshot at {settings.serving_db} yet: `journey run` publishes one "
                          "once the marts are built and their checks pass")
-    files = render_report(settings.serving_db, out_root or settings.reports_dir)
+    files = render_report(settings.serving_db, out_root or settings.reports_dir,
+                          reporting_timezone=settings.reporting_timezone, measures=report_measures(settings))
     delivered = send_report(files, smtp or settings.smtp) if send else False
     return files, delivered
+
+
+def report_measures(settings: Settings) -> Measures:
+    """The §6.2 settings the marts were built with; the headline's service level uses the first threshold."""
+    return Measures(service_level_threshold_s=settings.service_level_thresholds_s[0],
+                    recontact_window_days=settings.recontact_window_days, short_abandon_s=settings.short_abandon_s)

@@ -9,12 +9,17 @@ a snapshot (which holds only marts) is all it needs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+from orchestration.defs.report.model import Figure, Period, query
+from orchestration.defs.report.quality import Measures, Quality, read_quality
+
+__all__ = ["EXTRACTS", "Figure", "Headline", "Measures", "Period", "ReportData", "read_report_data"]
 
 # The marts extracted whole to CSV beside the report (the charts over all loaded data), each ordered by its grain.
 EXTRACTS = {
@@ -22,10 +27,11 @@ EXTRACTS = {
     "mart_friction": "funnel, step_index",
     "mart_queue_dynamics": "day, team",
     "mart_ghost_rate": "day",
+    "mart_service_level": "day, team, threshold_s",
 }
 
 # Named parameters ($start, $end, $previous_start, $first_day, $last_day) are a period's bounds
-# (`Period.params`): a session belongs to the period it started in, after the start and at or before the end.
+# (`Period.params`, model.py): a session belongs to the period it started in, after the start and at or before the end.
 CURRENT = "started_at > $start and started_at <= $end"
 PREVIOUS = "started_at > $previous_start and started_at <= $start"
 
@@ -139,66 +145,6 @@ order by per_agent.team, per_agent.agent_id
 SPAN_SQL = "select min(started_at) as first_started_at, max(started_at) as last_started_at from marts.fct_sessions"
 
 
-@dataclass(frozen=True)
-class Period:
-    """Sessions started after `start` and at or before `end` (naive UTC, as the marts store time)."""
-
-    start: datetime
-    end: datetime
-    days: int
-
-    @classmethod
-    def ending(cls, end: datetime, days: int) -> Period:
-        return cls(end - timedelta(days=days), end, days)
-
-    @property
-    def previous(self) -> Period:
-        """The period of the same length just before this one."""
-        return replace(self, start=self.start - timedelta(days=self.days), end=self.start)
-
-    @property
-    def with_previous(self) -> Period:
-        """This period and the one before, as one."""
-        return Period(self.previous.start, self.end, 2 * self.days)
-
-    @property
-    def utc_days(self) -> tuple[date, date]:
-        """The first and last UTC day whose noon falls in the period, i.e. most of which
-        does: how marts kept per UTC day are cut (midnight bounds give exactly its days)."""
-        half_day = timedelta(hours=12)
-        return (self.start + half_day).date(), (self.end - half_day).date()
-
-    @property
-    def params(self) -> dict[str, datetime | date]:
-        """The bounds as the named parameters of the queries above."""
-        first_day, last_day = self.utc_days
-        return {"start": self.start, "end": self.end, "previous_start": self.previous.start,
-                "first_day": first_day, "last_day": last_day}
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One headline number in both periods. `unit` decides how it is written and how
-    its change is measured; `higher_is_better` (None: neither) colours the change."""
-
-    key: str
-    label: str
-    unit: str                     # "count", "share" (0–1), "seconds" or "score" (1–5)
-    current: float | None
-    previous: float | None
-    higher_is_better: bool | None
-    hint: str
-
-    @property
-    def change(self) -> float | None:
-        """Relative change for counts and durations, a difference for shares (in 0–1) and scores."""
-        if self.current is None or self.previous is None:
-            return None
-        if self.unit in ("share", "score"):
-            return self.current - self.previous
-        return self.current / self.previous - 1 if self.previous else None
-
-
 # key, label, unit, higher_is_better, hint: the headline, in the order the page shows it.
 FIGURES = (
     ("sessions", "Sessions started", "count", None, "customer conversations that started"),
@@ -220,7 +166,8 @@ class Headline:
     period: Period
     data_watermark: datetime | None   # None: no event loaded yet
     published_at: datetime
-    figures: tuple[Figure, ...]
+    figures: tuple[Figure, ...]       # FIGURES, then the contact-centre figures of quality.py
+    resolution_period: Period         # the days first-contact resolution and durable containment cover
 
     def figure(self, key: str) -> Figure:
         return next(f for f in self.figures if f.key == key)
@@ -243,24 +190,28 @@ class ReportData:
     agents: pd.DataFrame          # AGENTS_SQL per team × agent over the current period
     replies: pd.DataFrame         # per team: replies and the 10/25/50/75/90th percentiles of reply time
     marts: dict[str, pd.DataFrame]  # EXTRACTS name -> the whole mart
+    service_levels: pd.DataFrame  # quality.SERVICE_DAYS_SQL: per UTC day of both periods, per team and all teams
+    threshold_s: int | None       # the service level's threshold (None: no service-level row)
     first_started_at: datetime | None  # the span of all loaded sessions (the all-data charts)
     last_started_at: datetime | None
 
 
-def read_report_data(source: Path, period_days: int = 7) -> ReportData:
+def read_report_data(source: Path, period_days: int = 7, measures: Measures = Measures()) -> ReportData:
     """The period is the `period_days` days ending at the snapshot's data watermark
     (its publication time when nothing is loaded yet), so a report rendered late
-    still covers the latest data rather than an empty stretch of days."""
+    still covers the latest data rather than an empty stretch of days. `measures`
+    are the settings the §6.2 marts were built with."""
     with duckdb.connect(str(source), read_only=True) as con:
         watermark, published_at = _publication(con, source)
         period = Period.ending(watermark or published_at, period_days)
 
         def frame(sql: str) -> pd.DataFrame:
-            return _query(con, sql, period).df()
+            return query(con, sql, period).df()
 
         first, last = con.execute(SPAN_SQL).fetchone()
+        quality = read_quality(con, period, measures)
         return ReportData(
-            headline=Headline(period, watermark, published_at, _figures(con, period)),
+            headline=_headline(con, period, watermark, published_at, quality),
             channels=_channels(frame(CHANNELS_SQL)),
             csat=_csat(frame(CSAT_SQL)),
             daily=_daily(frame(DAILY_SQL), period),
@@ -269,12 +220,14 @@ def read_report_data(source: Path, period_days: int = 7) -> ReportData:
             marts={name: con.sql(f"select * from marts.{name} order by {order}").df()
                    for name, order in EXTRACTS.items()},
             first_started_at=first, last_started_at=last,
+            service_levels=quality.service_days, threshold_s=quality.threshold_s,
         )
 
 
-def _query(con: duckdb.DuckDBPyConnection, sql: str, period: Period) -> duckdb.DuckDBPyConnection:
-    """Binds the period's bounds the query names (DuckDB refuses unused named parameters)."""
-    return con.execute(sql, {name: value for name, value in period.params.items() if f"${name}" in sql})
+def _headline(con: duckdb.DuckDBPyConnection, period: Period, watermark: datetime | None, published_at: datetime,
+              quality: Quality) -> Headline:
+    figures = (*_figures(con, period), *quality.figures)
+    return Headline(period, watermark, published_at, figures, quality.resolution_period)
 
 
 def _publication(con: duckdb.DuckDBPyConnection, source: Path) -> tuple[datetime | None, datetime]:
@@ -292,11 +245,11 @@ def _figures(con: duckdb.DuckDBPyConnection, period: Period) -> tuple[Figure, ..
 
 
 def _figure_values(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, float | None]:
-    row = _query(con, FIGURES_SQL, period)
+    row = query(con, FIGURES_SQL, period)
     values = dict(zip([c[0] for c in row.description], row.fetchone()))
     if not values["sessions"]:  # averages over no session are not 0 %
         values = {key: (0 if key == "sessions" else None) for key in values}
-    values["ghost_rate"] = _query(con, GHOST_SQL, period).fetchone()[0]
+    values["ghost_rate"] = query(con, GHOST_SQL, period).fetchone()[0]
     return {key: None if value is None else int(value) if key == "sessions" else float(value)
             for key, value in values.items()}
 

@@ -16,7 +16,8 @@ import pandas as pd
 from matplotlib.figure import Figure as Plot
 
 from orchestration.defs.report import charts
-from orchestration.defs.report.marts import Figure, Headline, ReportData, read_report_data
+from orchestration.defs.report.marts import Figure, Headline, Measures, ReportData, read_report_data
+from orchestration.defs.report.quality import threshold_text
 from orchestration.defs.report.wording import (
     change,
     count,
@@ -48,6 +49,7 @@ class Chart:
     span: Callable[[ReportData, str], str]   # which sessions or days the chart covers
     caption: str
     when_empty: str
+    alt: Callable[[ReportData], str] | None = None   # the image's alt text; None: the title
 
 
 def _current(data: ReportData, zone: str) -> str:
@@ -74,6 +76,23 @@ def _both_periods_by_utc_day(data: ReportData, zone: str) -> str:
             "for all sessions (this chart is kept per UTC day).")
 
 
+def _service_level_chart(data: ReportData, zone: str) -> Plot | None:
+    first, last = data.headline.period.with_previous.utc_days
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    return charts.service_levels(data.service_levels, threshold_text(data.threshold_s), days,
+                                 data.headline.period.utc_days[0])
+
+
+def _service_level_alt(data: ReportData) -> str:
+    """The chart in a sentence: what the cells are, and the all-teams figure of each day."""
+    days = data.service_levels[data.service_levels["team"].isna()]
+    per_day = "; ".join(f"{pd.Timestamp(d.day):%a %-d %b} {percent(d.service_level)} of {d.offered:,.0f}"
+                        for d in days.itertuples())
+    return (f"Table-like chart of the share of offered queue visits answered within "
+            f"{threshold_text(data.threshold_s)}, one row per team and one column per UTC day, "
+            f"coloured from red (0 %) to green (100 %). All teams, per day: {per_day}.")
+
+
 def _queue_days(data: ReportData) -> pd.DataFrame:
     rows = data.marts["mart_queue_dynamics"]
     first, last = data.headline.period.with_previous.utc_days
@@ -97,6 +116,17 @@ CHARTS = (
           "Each wait counts on the UTC day it began, for the team that finally took the session. "
           "Waits that ended without an agent (the customer left, or the bot took over) are not in these lines.",
           "No customer was taken from the queue by an agent on these days."),
+    Chart("service_level", "Service level per team",
+          _service_level_chart,
+          _both_periods_by_utc_day,
+          "Each cell: of the queue visits that began that UTC day with that team and were offered to an agent "
+          "(answered, or abandoned after the first seconds), the share an agent answered in time, and how many "
+          "were offered (–: none). Small numbers swing widely: read the percentage with its count. A team is the one "
+          "that took the visit, else the last the session was transferred to; unassigned: visits that ended "
+          "before any team took them, so never answered. The bottom row, all teams, is the headline's figure "
+          "per day.",
+          "No queue visit was offered to an agent on these days.",
+          alt=_service_level_alt),
     Chart("heatmap", "When customers start sessions",
           lambda data, zone: charts.heatmap(data.marts["mart_operational_heatmap"], zone),
           _all_loaded,
@@ -130,13 +160,14 @@ def content_id(image: Path) -> str:
 
 
 def render_report(source: Path, out_root: Path, day: date | None = None, reporting_timezone: str = "UTC",
-                  period_days: int = 7, now: datetime | None = None) -> ReportFiles:
+                  period_days: int = 7, now: datetime | None = None, measures: Measures = Measures()) -> ReportFiles:
     """Reads the serving snapshot at `source`. `reporting_timezone` must be the zone
     dbt built the heatmap in (its var `reporting_timezone`): the report writes times
     in it and labels the heatmap with it, but cannot re-bin hours the mart counted.
+    `measures`: the service-level and recontact settings the marts were built with.
     `now` (aware; default the clock) decides whether the data is stale."""
     now = now or datetime.now(timezone.utc)
-    data = read_report_data(source, period_days)
+    data = read_report_data(source, period_days, measures)
     folder = out_root / (day or now.date()).isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     zone = reporting_timezone
@@ -214,15 +245,21 @@ def _tables(data: ReportData, zone: str) -> dict[str, pd.DataFrame]:
             ["period", "label", "day_start", "day_end", "channel", "sessions", "days_back"]],
         "agents": data.agents,
         "reply_times": data.replies,
+        "service_level_days": data.service_levels.assign(
+            team=data.service_levels["team"].fillna("all teams"), threshold_s=data.threshold_s),
         **data.marts,
     }
 
 
 def _period_table(h: Headline) -> pd.DataFrame:
-    """The bounds in UTC: sessions started after `starts_after` and at or before `ends_at`."""
+    """The bounds in UTC: sessions started after `starts_after` and at or before `ends_at`; the
+    UTC days the marts kept per day are cut to; and the (earlier) days of the resolution figures."""
+    periods = (("current", h.period), ("previous", h.period.previous),
+               ("resolution_current", h.resolution_period), ("resolution_previous", h.resolution_period.previous))
     return pd.DataFrame([{"period": name, "starts_after": p.start, "ends_at": p.end, "days": p.days,
+                          "first_utc_day": p.utc_days[0], "last_utc_day": p.utc_days[1],
                           "data_watermark": h.data_watermark, "published_at": h.published_at}
-                         for name, p in (("current", h.period), ("previous", h.period.previous))])
+                         for name, p in periods])
 
 
 # ---- the page ----
@@ -265,6 +302,7 @@ table.cards {{ width: 100%; border-collapse: separate; border-spacing: 8px; }}
 table.cards td {{ border: 1px solid #ddd; border-radius: 6px; padding: 10px; vertical-align: top; width: 25%;
                  white-space: normal; }}
 .label {{ font-size: 0.85em; color: #555; }} .value {{ font-size: 1.7em; font-weight: bold; margin: 4px 0; }}
+.value.pending {{ font-size: 1.05em; color: #555; }}
 .good {{ color: #2e7d4f; }} .bad {{ color: #c0392b; }} .neutral {{ color: #555; }}
 .small {{ font-size: 0.8em; color: #666; }} .bar {{ background: #4c78a8; height: 10px; }}
 </style></head>
@@ -278,7 +316,8 @@ def _chart_section(chart: Chart, data: ReportData, zone: str, images: dict[str, 
                    src: Callable[[Path], str]) -> list[str]:
     parts = [f"<h2>{esc(chart.title)}</h2>", f"<p class='span'>{esc(chart.span(data, zone))}</p>"]
     if chart.name in images:
-        return [*parts, f"<img src='{src(images[chart.name])}' alt='{esc(chart.title)}'>",
+        alt = chart.alt(data) if chart.alt else chart.title
+        return [*parts, f"<img src='{src(images[chart.name])}' alt='{esc(alt)}'>",
                 f"<p class='caption'>{esc(chart.caption)}</p>"]
     return [*parts, f"<p>{esc(chart.when_empty)}</p>"]
 
@@ -296,11 +335,16 @@ def _no_sessions(h: Headline) -> str:
 
 
 def _card(f: Figure, h: Headline) -> str:
-    previous = (f"previous {n_days(h.period.days)}: {value(f, current=False)}" if h.has_previous
-                else f"no sessions in the {n_days(h.period.days)} before")
-    return (f"<td><div class='label'>{esc(f.label)}</div><div class='value'>{esc(value(f))}</div>"
+    previous = ("" if f.pending else f"previous {n_days(h.period.days)}: {value(f, current=False)}"
+                if h.has_previous else f"no sessions in the {n_days(h.period.days)} before")
+    return (f"<td><div class='label'>{esc(f.label)}</div>"
+            f"<div class='value{' pending' if f.pending else ''}'>{esc(value(f))}</div>"
             f"<div class='{tone(f)}'>{esc(versus(f, h.period.days, h.has_previous))}</div>"
-            f"<div class='small'>{esc(previous)}</div><div class='small'>{esc(f.hint)}</div></td>")
+            f"{_small(previous)}{_small(f.hint)}</td>")
+
+
+def _small(text: str) -> str:
+    return f"<div class='small'>{esc(text)}</div>" if text else ""
 
 
 def _table(headers: list[str], rows: list[list[str]], numeric_from: int = 1, total: list[str] | None = None) -> str:
@@ -374,6 +418,8 @@ def _files_note() -> str:
         "period.csv": "the period bounds (UTC) and the data as of",
         "channels.csv, csat.csv, daily_volume.csv": "the tables and the daily chart above",
         "agents.csv, reply_times.csv": "the agent table (with sample counts) and the reply-time chart",
+        "service_level_days.csv": "the service-level chart: per UTC day and team (and all teams), offered, "
+                                  "answered in time, abandoned",
         "mart_*.csv": "the marts behind the charts over all loaded data, whole",
     }
     return "<ul>" + "".join(f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in notes.items()) + "</ul>"

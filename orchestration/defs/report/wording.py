@@ -61,8 +61,14 @@ def day_label(end: datetime, zone: str) -> str:
     return short_day(end - timedelta(hours=12), zone)
 
 
+# What a pending figure (model.Figure.pending) shows instead of its value.
+NOT_YET = "not yet measurable (recontact window still open)"
+
+
 def value(figure: Figure, current: bool = True) -> str:
     number = figure.current if current else figure.previous
+    if current and figure.pending and missing(number):
+        return NOT_YET
     return {"count": count, "share": percent, "seconds": duration, "score": score}[figure.unit](number)
 
 
@@ -90,7 +96,10 @@ def change(figure: Figure, had_sessions_before: bool) -> str:
 
 
 def versus(figure: Figure, period_days: int, had_sessions_before: bool) -> str:
-    """The change with what it is measured against: '▲ 12 % vs previous 7 days'."""
+    """The change with what it is measured against: '▲ 12 % vs previous 7 days'
+    ('' for a figure not measurable yet)."""
+    if figure.pending:
+        return ""
     text = change(figure, had_sessions_before)
     return text if text.startswith("no earlier") else f"{text} vs previous {n_days(period_days)}"
 
@@ -140,5 +149,9 @@ def headline_sentences(h: Headline, zone: str) -> list[str]:
     """One line per headline figure with its change: the text part of the mail."""
     if not h.sessions:
         return [f"No customer session started between {period_span(h.period, zone)}, so there is nothing to report."]
-    return [f"{f.label}: {value(f)} ({versus(f, h.period.days, h.has_previous)}) — {f.hint}."
+    return [f"{f.label}: {value(f)}{_in_brackets(versus(f, h.period.days, h.has_previous))} — {f.hint}."
             for f in h.figures]
+
+
+def _in_brackets(text: str) -> str:
+    return f" ({text})" if text else ""

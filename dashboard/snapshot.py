@@ -1,0 +1,103 @@
+"""Read-only visits to the serving snapshot, one per request.
+
+The pipeline replaces the snapshot by renaming a new file over the served path.
+`duckdb.connect(path)` caches one database per path in a process, so a server
+that connected once would keep serving the first file it opened. Each visit
+instead opens an in-memory database, ATTACHes the file read-only (which opens
+whatever file the path names now), and DETACHes it at the end: a new
+publication shows on the next page load, and a page never mixes two of them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+PARAMETER = re.compile(r"\$([a-z_]+)")
+
+PUBLICATION_SQL = """
+select version, published_at, data_watermark, run_id, events_loaded
+from marts.publication
+"""
+
+
+class NoSnapshot(Exception):
+    """The serving snapshot does not exist (yet) or is not one."""
+
+
+@dataclass(frozen=True)
+class Publication:
+    version: int
+    published_at: datetime
+    data_watermark: datetime | None  # None: nothing loaded yet
+    run_id: str
+    events_loaded: int
+
+
+class Visit:
+    """One request's connection to one snapshot: queries bind only the named parameters they use."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self._con = con
+        self.publication = self._publication()
+
+    def table(self, sql: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
+        """The query's column names and rows."""
+        cursor = self._execute(sql, params)
+        return [column[0] for column in cursor.description], cursor.fetchall()
+
+    def rows(self, sql: str, params: dict | None = None) -> list[dict]:
+        """The query's rows as dicts (column name → value)."""
+        names, rows = self.table(sql, params)
+        return [dict(zip(names, row)) for row in rows]
+
+    def row(self, sql: str, params: dict | None = None) -> dict | None:
+        rows = self.rows(sql, params)
+        return rows[0] if rows else None
+
+    def values(self, sql: str, params: dict | None = None) -> list:
+        """The first column of every row."""
+        return [row[0] for row in self._execute(sql, params).fetchall()]
+
+    def _execute(self, sql: str, params: dict | None) -> duckdb.DuckDBPyConnection:
+        # DuckDB refuses named parameters a query does not use; every value is bound, never spliced.
+        used = set(PARAMETER.findall(sql))
+        bound = {name: value for name, value in (params or {}).items() if name in used}
+        return self._con.execute(sql, bound)
+
+    def _publication(self) -> Publication:
+        try:
+            row = self._con.execute(PUBLICATION_SQL).fetchone()
+        except duckdb.CatalogException:
+            raise NoSnapshot("the file has no marts.publication: it is not a serving snapshot") from None
+        if row is None:
+            raise NoSnapshot("marts.publication is empty")
+        return Publication(*row)
+
+
+@contextmanager
+def visit(path: Path) -> Iterator[Visit]:
+    """The snapshot the path names now, attached read-only for the duration of the block."""
+    if not path.is_file():
+        raise NoSnapshot(f"no serving snapshot at {path} yet: `journey run` publishes one")
+    con = duckdb.connect(":memory:")
+    try:
+        try:
+            con.execute("attach ? as snapshot (read_only)", [str(path)])
+        except duckdb.Error as exc:
+            raise NoSnapshot(f"cannot open the serving snapshot {path}: {exc}") from None
+        con.execute("use snapshot")
+        try:
+            yield Visit(con)
+        finally:
+            con.execute("use memory")
+            con.execute("detach snapshot")
+    finally:
+        con.close()

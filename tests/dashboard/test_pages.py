@@ -1,0 +1,164 @@
+"""Every page of a real `journey dashboard` over a real snapshot shows the numbers
+a direct query on the snapshot's marts gives, and the filters change them as a
+query with the same conditions says."""
+
+from __future__ import annotations
+
+from dashboard import format as fmt
+from dashboard.charts import WEEKDAYS
+from tests.dashboard.html import links, rows, text
+
+TEAM = "billing"
+
+
+def whole(built) -> str:
+    """The query string of a period covering every session."""
+    return f"start={built.first_day}&end={built.last_day}"
+
+
+def in_period(built) -> list:
+    return [built.first_day, built.last_day]
+
+
+def test_overview_headline_is_the_marts(dashboard, built):
+    html = dashboard.page(f"/?{whole(built)}")
+    started = "from marts.fct_sessions where started_at::date between ? and ?"
+    sessions, resolved, contained = built.query(
+        f"select count(*), avg((final_state = 'resolved')::int), avg(bot_contained::int) {started}", in_period(built))[0]
+    level, abandon = built.query(
+        "select sum(answered_within) / sum(offered), sum(abandoned - short_abandoned) / sum(offered) "
+        "from marts.mart_service_level where threshold_s = 60 and day between ? and ?", in_period(built))[0]
+    fcr, durable = built.query(
+        "select sum(first_contact_resolved) / sum(mature_resolved), sum(durably_contained) / sum(mature_bot_contained) "
+        "from marts.mart_resolution_quality where day between ? and ?", in_period(built))[0]
+    assert sessions > 100 and fcr is not None and durable is not None
+    assert fmt.count(sessions) in text(html, "kpi-sessions")
+    assert fmt.share(resolved) in text(html, "kpi-resolved_share")
+    assert fmt.share(contained) in text(html, "kpi-bot_containment")
+    assert fmt.share(level) in text(html, "kpi-service_level")
+    assert fmt.share(abandon) in text(html, "kpi-abandon_rate")
+    assert fmt.share(fcr) in text(html, "kpi-first_contact_resolution")
+    assert fmt.share(durable) in text(html, "kpi-durable_containment")
+    version, watermark = built.query("select version, data_watermark from marts.publication")[0]
+    assert f"Data as of {fmt.when(watermark)} UTC" in text(html, "data-as-of")
+    assert f"snapshot {version}," in text(html, "data-as-of")
+
+
+def test_default_period_ends_on_the_last_day_of_data(dashboard, built):
+    html = dashboard.page("/")
+    assert f'name="end" value="{built.last_day}"' in html
+    assert "compared with the 7 before" in html
+
+
+def test_service_page_is_the_service_marts(dashboard, built):
+    html = dashboard.page(f"/service?{whole(built)}")
+    daily = built.query("select day, sum(answered_within) / nullif(sum(offered), 0) from marts.mart_service_level "
+                        "where threshold_s = 60 group by day order by day")
+    grid = rows(html, "service-grid")
+    assert grid[0][0] == "All teams"
+    assert [cell.split(" ")[0] + " %" for cell in grid[0][1:]] == [fmt.share(level, 0) for _, level in daily]
+    queue = built.query("select day, team, queued, median_unassigned_s, p90_unassigned_s, abandoned_in_queue "
+                        "from marts.mart_queue_dynamics order by day, team")
+    assert [row[:6] for row in rows(html, "queue-table")] == [
+        [fmt.day(d), team, fmt.count(n), fmt.seconds(median), fmt.seconds(p90), fmt.count(ended)]
+        for d, team, n, median, p90, ended in queue]
+
+
+def test_heatmap_over_every_session_is_the_heatmap_mart(dashboard, built):
+    html = dashboard.page(f"/service?{whole(built)}")
+    cells = built.query("select iso_weekday, hour, sessions_started, escalations, median_queue_wait_s "
+                        "from marts.mart_operational_heatmap where sessions_started > 0")
+    shown = text(html, "heatmap")
+    for weekday, hour, started, escalations, wait in cells:
+        assert (f"{WEEKDAYS[weekday - 1]} {hour:02d}:00–{hour + 1:02d}:00 · {started:,} sessions started, "
+                f"{escalations:,} escalations, median queue wait {fmt.seconds(wait)}") in shown
+    assert len(links(html, "heatmap")) == len(cells)
+
+
+def test_self_service_page_is_the_funnel_marts(dashboard, built):
+    html = dashboard.page(f"/self-service?{whole(built)}")
+    funnels = built.query("select funnel, sum(sessions_started), sum(sessions_completed), sum(sessions_escalated), "
+                          "sum(sessions_abandoned), sum(sessions_completed) / sum(sessions_started) "
+                          "from marts.mart_funnel_conversion group by funnel order by 2 desc, funnel")
+    assert [row[:6] for row in rows(html, "funnel-table")] == [
+        [name, *(fmt.count(n) for n in counts), fmt.share(rate)] for name, *counts, rate in funnels]
+    friction = [row for table in ("friction-" + name for (name,) in built.query(
+        "select distinct funnel from marts.mart_friction order by 1")) for row in rows(html, table)]
+    expected = built.query("select step_index, step, sessions_reached, sessions_advanced, dropoffs, dropoff_rate, "
+                           "escalations from marts.mart_friction order by funnel, step_index")
+    assert [[row[0], row[1], *row[3:7]] for row in friction] == [
+        [f"{index}. {step}", fmt.count(reached), fmt.count(advanced), fmt.count(dropoffs), fmt.share(rate),
+         fmt.count(escalations)] for index, step, reached, advanced, dropoffs, rate, escalations in expected]
+
+
+def test_agents_page_adds_up_as_the_agent_mart(dashboard, built):
+    html = dashboard.page(f"/agents?{whole(built)}")
+    expected = built.query("""
+        select team, agent_id, sum(sessions_handled), sum(sessions_resolved), sum(handle_time_s)
+        from marts.mart_agent_performance group by all""")
+    replies = dict(((agent, team), n) for agent, team, n in built.query(
+        "select agent_id, team, count(*) from marts.fct_agent_responses group by all"))
+    shown = {(row[0], row[1]): row for row in rows(html, "agent-table")}
+    assert len(shown) == len(expected)
+    for team, agent, handled, resolved, handle_time in expected:
+        row = shown[(team, agent)]
+        assert row[2:5] == [fmt.count(handled), fmt.count(resolved), fmt.share(resolved / handled if handled else None)]
+        assert row[6] == fmt.count(replies.get((agent, team), 0))
+        assert row[8] == fmt.seconds(handle_time)
+
+
+def test_quality_page_is_the_resolution_mart(dashboard, built):
+    html = dashboard.page(f"/quality?start={built.first_day}&end={built.last_day}")
+    expected = built.query("select day, channel, sessions_ended, mature_sessions, recontact_rate, fcr_rate, "
+                           "durable_containment_rate, reopen_rate from marts.mart_resolution_quality "
+                           "where day between ? and ? order by day, channel", in_period(built))
+    assert rows(html, "quality-table") == [
+        [fmt.day(d), channel, fmt.count(ended), fmt.count(mature),
+         *([fmt.share(r) for r in rates] if mature else ["window still open"])]
+        for d, channel, ended, mature, *rates in expected]
+    assert any(mature for *_, mature, _, _, _, _ in expected) and not all(mature for *_, mature, _, _, _, _ in expected)
+
+
+def test_filters_change_the_numbers_as_a_query_says(dashboard, built):
+    base = whole(built)
+    started = "select count(*) from marts.fct_sessions as s where started_at::date between ? and ?"
+    for name, condition, value in [("channel", "s.channel = ?", "whatsapp"), ("department", "s.department = ?", "billing"),
+                                   ("query_nature", "s.query_nature = ?", "appointment")]:
+        expected = built.value(f"{started} and {condition}", [*in_period(built), value])
+        assert fmt.count(expected) in text(dashboard.page(f"/?{base}&{name}={value}"), "kpi-sessions"), name
+    took_part = ("exists (select 1 from marts.fct_agent_sessions as a where a.session_id = s.session_id "
+                 "and a.team = ?)")
+    html = dashboard.page(f"/?{base}&team={TEAM}")
+    assert fmt.count(built.value(f"{started} and {took_part}", [*in_period(built), TEAM])) in text(html, "kpi-sessions")
+    level = built.value("select sum(answered_within) / sum(offered) from marts.mart_service_level "
+                        "where threshold_s = 60 and team = ?", [TEAM])
+    assert fmt.share(level) in text(html, "kpi-service_level")
+
+    one_day = f"start={built.last_day}&end={built.last_day}"
+    assert fmt.count(built.value(started, [built.last_day, built.last_day])) in text(
+        dashboard.page(f"/?{one_day}"), "kpi-sessions")
+    assert {row[0] for row in rows(dashboard.page(f"/agents?{base}&team={TEAM}"), "agent-table")} == {TEAM}
+    service = dashboard.page(f"/service?{base}&channel=whatsapp")
+    assert "Not filtered by channel" in service
+    whatsapp = built.value(f"{started} and s.channel = 'whatsapp'", in_period(built))
+    assert f"{whatsapp:,} sessions of the period" in service
+
+
+def test_bad_and_hostile_input_is_refused_or_harmless(dashboard):
+    assert dashboard.get("/?start=yesterday").status == 400
+    assert dashboard.get("/?start=2026-11-05&end=2026-11-01").status == 400
+    assert dashboard.get("/service?threshold=soon").status == 400
+    assert dashboard.get("/sessions?cell=9-99").status == 400
+    assert dashboard.get("/sessions?cell=1-1&agent=a").status == 400
+    assert dashboard.get("/sessions/no-such-session:1").status == 404
+    hostile = dashboard.page("/?channel=x%27%20or%201%3D1%20--")
+    assert "SESSIONS 0" in text(hostile, "kpi-sessions").upper()
+
+
+def test_every_response_forbids_scripts_and_framing(dashboard, built):
+    for path in ("/", "/service", "/self-service", "/agents", "/quality", "/sessions"):
+        response = dashboard.get(f"{path}?{whole(built)}")
+        assert response.status == 200
+        assert "default-src 'none'" in response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert b"<script" not in response.body
