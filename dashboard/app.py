@@ -68,9 +68,9 @@ def create_app(config: Config) -> Guard:
 
     def export(request: Request, snapshot: Visit, filters: Filters) -> Response:
         chosen = sessions.Drill.parse(request.query_params)
-        names, rows = sessions.session_table(snapshot, filters, chosen, config.timezone)
+        table = sessions.session_table(snapshot, filters, chosen, config.timezone)
         name = f"sessions-{chosen.kind}-{filters.period.first_day}-{filters.period.last_day}.csv"
-        return Response(sessions.to_csv(names, rows), media_type="text/csv; charset=utf-8",
+        return Response(sessions.to_csv(table), media_type="text/csv; charset=utf-8",
                         headers={"content-disposition": f'attachment; filename="{name}"'})
 
     routes = [

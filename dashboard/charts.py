@@ -30,6 +30,8 @@ class Shape:
     href: str | None = None
     label: str = ""
     label_y: float | None = None  # None: in the middle of the shape
+    label_x: float | None = None  # None: centred on the shape; else the label starts (or ends) there
+    label_anchor: str = "start"   # with label_x: SVG text-anchor, "start" or "end"
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ class TimeScale:
     watermark) is squeezed into a short break, so the moments around it stay readable."""
 
     MIN_BREAK_S, BREAK_SHARE = 900.0, 0.08
+    TICK_SPACING = 170.0
 
     def __init__(self, moments: list[datetime], left: float, width: float):
         self.points = sorted(set(moments))
@@ -122,6 +125,9 @@ class TimeScale:
                        if span > self.MIN_BREAK_S and span > 3 * sum(s for s in spans if s < span)]
         kept = sum(span for i, span in enumerate(spans) if i not in self.breaks)
         self.weights = [kept * self.BREAK_SHARE if i in self.breaks else span for i, span in enumerate(spans)]
+        self.before = [0.0]  # the weights before each point: a long session's hundreds of events stay cheap
+        for weight in self.weights:
+            self.before.append(self.before[-1] + weight)
         self.total = sum(self.weights) or 1.0
 
     def x(self, at: datetime) -> float:
@@ -129,7 +135,7 @@ class TimeScale:
             return self.left
         i = max(0, min(bisect_right(self.points, at) - 1, len(self.weights) - 1))
         span = (self.points[i + 1] - self.points[i]).total_seconds() or 1.0
-        done = sum(self.weights[:i]) + self.weights[i] * (at - self.points[i]).total_seconds() / span
+        done = self.before[i] + self.weights[i] * (at - self.points[i]).total_seconds() / span
         return self.left + self.width * done / self.total
 
     def gaps(self, top: float, height: float) -> list[Shape]:
@@ -144,62 +150,144 @@ class TimeScale:
         return shapes
 
     def ticks(self) -> list[Tick]:
-        """Evenly spaced in time; with breaks, the start, the edges of each break and the end,
-        leaving out labels that would overlap (the end is always kept)."""
+        """The start, the edges of each break and the end, and between them, where time is drawn to
+        scale, evenly spaced times about every `TICK_SPACING` units. A label names the day only when
+        it is not the previous label's; labels that would overlap are left out (the end is always kept)."""
         start, end = self.points[0], self.points[-1]
-        if not self.breaks:
-            marks = [(start + (end - start) * k / 4, "middle") for k in range(5)]
-        else:
-            edges = [(self.points[i + e], ("end", "start")[e]) for i in sorted(self.breaks) for e in (0, 1)]
-            marks = [(start, "start"), *edges, (end, "end")]
+        edges = [(self.points[i + e], ("end", "start")[e]) for i in sorted(self.breaks) for e in (0, 1)]
+        anchors = [(start, "start"), *edges, (end, "end")]
+        marks = []
+        for (a, anchor), (b, _) in zip(anchors, anchors[1:]):
+            marks.append((a, anchor))
+            if anchor == "end":  # a break's left edge: what follows is the break
+                continue
+            extra = int((self.x(b) - self.x(a)) // self.TICK_SPACING)
+            marks += [(a + (b - a) * k / (extra + 1), "middle") for k in range(1, extra + 1)]
         marks = [mark for n, mark in enumerate(marks) if n == 0 or mark[0] != marks[n - 1][0]]  # an edge at an end
-        marks[0], marks[-1] = (start, "start"), (end, "end")
-        ticks: list[Tick] = []
+        marks[0] = (start, "start")
+        ticks: list[tuple[Tick, datetime]] = []
         for at, anchor in marks:
-            tick = Tick(self.x(at), f"{at:%d %b %H:%M:%S}", anchor)
-            while ticks and _extent(ticks[-1])[1] + 8 > _extent(tick)[0]:
-                if at != end:
-                    break
-                ticks.pop()
-            else:
-                ticks.append(tick)
-        return ticks
+            if at == end:
+                continue
+            tick = Tick(self.x(at), _time_label(at, ticks[-1][1] if ticks else None), anchor)
+            if not ticks or (_extent(ticks[-1][0])[1] + 8 <= _extent(tick)[0]
+                             and at.replace(microsecond=0) != ticks[-1][1].replace(microsecond=0)):
+                ticks.append((tick, at))
+        if end == start:
+            return [Tick(self.x(start), _time_label(start, None), "start")]
+        while ticks and _extent(ticks[-1][0])[1] + 8 > _extent(self._end_tick(end, ticks[-1][1]))[0]:
+            ticks.pop()
+        return [tick for tick, _ in ticks] + [self._end_tick(end, ticks[-1][1] if ticks else None)]
+
+    def _end_tick(self, end: datetime, previous: datetime | None) -> Tick:
+        return Tick(self.x(end), _time_label(end, previous), "end")
 
 
-def _extent(tick: Tick, width: float = 100) -> tuple[float, float]:
+def _time_label(at: datetime, previous: datetime | None) -> str:
+    return f"{at:%H:%M:%S}" if previous is not None and previous.date() == at.date() else f"{at:%d %b %H:%M:%S}"
+
+
+def _extent(tick: Tick) -> tuple[float, float]:
     """Where a tick's label lies on the axis."""
+    width = len(tick.label) * 6.5
     return {"start": (tick.at, tick.at + width), "end": (tick.at - width, tick.at)}.get(
         tick.anchor, (tick.at - width / 2, tick.at + width / 2))
 
 
-def timeline(visits: list[dict], replies: list[dict], watermark: datetime | None, lanes: tuple[str, ...]) -> Chart:
+@dataclass(frozen=True)
+class Marker:
+    """One event on an event lane of the timeline: `css` colours it, `label` (short) may be written beside it."""
+
+    at: datetime
+    lane: str
+    css: str
+    title: str
+    label: str = ""
+
+
+MARKER_W, LANE_H = 5.0, 30.0
+LABEL_CHAR_W = 6.2  # width of a label character at the chart's font size, to keep labels apart
+
+
+def timeline(visits: list[dict], replies: list[dict], markers: list[Marker], watermark: datetime | None,
+             lanes: tuple[str, ...], event_lanes: tuple[tuple[str, str], ...]) -> Chart:
     """One lane per state with a bar per stage visit from entry to exit (a visit still open runs to the
-    snapshot's watermark; a terminal one is a mark), and a lane of agent replies, each a bar from the
-    customer's message to the reply."""
-    chart = Chart(width=900, height=34 * (len(lanes) + 1) + 50, left=120, top=20, bottom=30)
+    snapshot's watermark; a terminal one is a mark); then one lane per kind of event (`event_lanes`:
+    key, label), each event a mark (events too close to tell apart share one, its title lists them, so
+    a long session stays legible); last a lane of agent replies, each a bar from the customer's message
+    to the reply."""
+    rows = len(lanes) + len(event_lanes) + 1
+    chart = Chart(width=1200, height=LANE_H * rows + 50, left=150, top=20, bottom=30)
     ends = {id(v): v["exited_at"] or (watermark if v["state"] not in TERMINAL and watermark else v["entered_at"])
             for v in visits}
-    moments = [v["entered_at"] for v in visits] + list(ends.values())
+    moments = [v["entered_at"] for v in visits] + list(ends.values()) + [m.at for m in markers]
     moments += [at for r in replies for at in (r["received_at"], r["replied_at"])]
     scale = TimeScale(moments, chart.left, chart.width - chart.left - 12)
-    chart.shapes = scale.gaps(chart.top, 34 * (len(lanes) + 1))
+    chart.shapes = scale.gaps(chart.top, LANE_H * rows)
     for visit in visits:
         left = scale.x(visit["entered_at"])
         width = max(scale.x(ends[id(visit)]) - left, 4)
         still = visit["exited_at"] is None and visit["state"] not in TERMINAL
         label = "still open" if still else fmt.seconds(visit["dwell_s"]) if visit["dwell_s"] is not None else ""
-        chart.shapes.append(Shape(left, chart.top + lanes.index(visit["state"]) * 34 + 6, width, 22,
+        chart.shapes.append(Shape(left, chart.top + lanes.index(visit["state"]) * LANE_H + 4, width, 22,
                                   f"state-{visit['state']}{' still' if still else ''}", _visit_title(visit), None,
                                   label if width >= 48 else ""))
+    keys = [key for key, _ in event_lanes]
+    for n, key in enumerate(keys):
+        top = chart.top + (len(lanes) + n) * LANE_H
+        chart.shapes.extend(_marks(sorted((m for m in markers if m.lane == key), key=lambda m: m.at), scale, top,
+                                   chart.left, chart.width - 12))
+    top = chart.top + (len(lanes) + len(keys)) * LANE_H
     for reply in replies:
         left = scale.x(reply["received_at"])
-        chart.shapes.append(Shape(left, chart.top + len(lanes) * 34 + 10, max(scale.x(reply["replied_at"]) - left, 3),
+        chart.shapes.append(Shape(left, top + 8, max(scale.x(reply["replied_at"]) - left, 3),
                                   14, "reply", f"{reply['agent_id']} ({reply['team']}) replied after "
                                   f"{fmt.seconds(reply['response_s'])}"))
-    chart.y_ticks = [Tick(chart.top + n * 34 + 21, name.replace("_", " ")) for n, name in enumerate(lanes)]
-    chart.y_ticks.append(Tick(chart.top + len(lanes) * 34 + 21, "agent replies"))
+    labels = [name.replace("_", " ") for name in lanes] + [label for _, label in event_lanes] + ["agent reply times"]
+    chart.y_ticks = [Tick(chart.top + n * LANE_H + 19, label) for n, label in enumerate(labels)]
     chart.x_ticks = scale.ticks()
+    chart.legend = list(dict.fromkeys((m.css, LEGEND.get(m.css, m.css)) for m in markers))
     return chart
+
+
+# What each mark colour stands for (dashboard/pages/timeline.py chooses them).
+LEGEND = {"ev-received": "customer message", "ev-bot": "bot message", "ev-human": "agent message",
+          "ev-system": "system message", "ev-assigned": "assignment", "ev-transferred": "transfer",
+          "ev-webview": "webview opened or left", "ev-step": "funnel step viewed", "ev-completed": "funnel completed",
+          "ev-escalation": "asked for a person", "ev-csat": "CSAT"}
+
+
+def _marks(markers: list[Marker], scale: TimeScale, top: float, left: float, right: float) -> list[Shape]:
+    """The marks of one lane, left to right: markers closer than a mark's width share one (coloured as
+    the first, titled with all of them); a label is written after its mark only where it fits before the
+    next mark."""
+    groups: list[list[Marker]] = []
+    for marker in markers:
+        if groups and scale.x(marker.at) - scale.x(groups[-1][0].at) < MARKER_W + 1:
+            groups[-1].append(marker)
+        else:
+            groups.append([marker])
+    shapes, previous_end = [], left
+    for n, group in enumerate(groups):
+        x = scale.x(group[0].at) - MARKER_W / 2
+        following = scale.x(groups[n + 1][0].at) - MARKER_W / 2 if n + 1 < len(groups) else right
+        first = group[0]
+        if len(group) == 1:
+            title, label = f"{first.at:%H:%M:%S} {first.title}", first.label
+        else:
+            shown = "; ".join(f"{m.at:%H:%M:%S} {m.title}" for m in group[:6])
+            title = f"{len(group)} events: {shown}{' …' if len(group) > 6 else ''}"
+            label = f"×{len(group)}"
+        # After the mark where it fits before the next one, else before the mark (the lane's last, at the
+        # chart's right edge) where it fits after the previous one.
+        needed = len(label) * LABEL_CHAR_W
+        after = following - (x + MARKER_W + 3) >= needed
+        before = not after and n + 1 == len(groups) and x - 3 - previous_end >= needed
+        label_x = x + MARKER_W + 2 if after else x - 2 if before else None
+        shapes.append(Shape(x, top + 5, MARKER_W, 20, f"mark {first.css}", title, None,
+                            label if label_x is not None else "", top + 19, label_x, "end" if before else "start"))
+        previous_end = (label_x + needed) if after else x + MARKER_W
+    return shapes
 
 
 def _visit_title(visit: dict) -> str:

@@ -62,19 +62,27 @@ class Visit:
         rows = self.rows(sql, params)
         return rows[0] if rows else None
 
+    def arrow(self, sql: str, params: dict | None = None):
+        """The query's result as a pyarrow Table (a relation's, which DuckDB hands over without a copy)."""
+        return self._con.sql(sql, params=self._bound(sql, params)).to_arrow_table()
+
     def values(self, sql: str, params: dict | None = None) -> list:
         """The first column of every row."""
         return [row[0] for row in self._execute(sql, params).fetchall()]
 
     def _execute(self, sql: str, params: dict | None) -> duckdb.DuckDBPyConnection:
+        return self._con.execute(sql, self._bound(sql, params))
+
+    @staticmethod
+    def _bound(sql: str, params: dict | None) -> dict:
         # DuckDB refuses named parameters a query does not use; every value is bound, never spliced.
         used = set(PARAMETER.findall(sql))
-        bound = {name: value for name, value in (params or {}).items() if name in used}
-        return self._con.execute(sql, bound)
+        return {name: value for name, value in (params or {}).items() if name in used}
 
     def _publication(self) -> Publication:
         try:
-            row = self._con.execute(PUBLICATION_SQL).fetchone()
+            rows = self._con.execute(PUBLICATION_SQL).fetchall()  # every row: no result left unfinished
+            row = rows[0] if rows else None
         except duckdb.CatalogException:
             raise NoSnapshot("the file has no marts.publication: it is not a serving snapshot") from None
         if row is None:

@@ -8,60 +8,121 @@ top of the page filters (a session in scope, docs in dashboard/scope.py):
 - `cell=W-H`: those that started in that weekday (1 = Monday) and hour of the
   reporting time zone, the heatmap's cell;
 - `agent=ID`: those the agent took part in (with `team`, with that team);
-- `queue=TEAM`: those with a queue visit that began in the period that TEAM
-  handled (for `unassigned`: that no team was assigned). The marts do not keep
-  which team each queue visit is credited to (the queue mart's rule uses
-  events), so this is the closest the snapshot can tell;
-- `webview=1`: those that opened the self-service webview. The marts keep no
-  funnel event, so a funnel's sessions cannot be told from another's.
+- `queue=TEAM`: those with a queue (pending_agent) visit that began in the
+  period and that mart_queue_dynamics credits to TEAM (docs/contract.md
+  §6.1.7: the team of the assignment that ended the visit, else the session's
+  latest transfer target at or before it, else `unassigned`), worked out from
+  the visits and the session's events as the mart does, so the visits listed
+  are the mart's `queued`;
+- `funnel=F&outcome=O`: those that started funnel F in the period (the UTC day
+  of their first step view, as mart_funnel_conversion counts them) and
+  `started`, `completed`, `escalated` or `abandoned` it;
+- `funnel=F&step=N&outcome=O`: those that started in the period and
+  `reached`, `advanced` from, `dropped` off at or `escalated` at step N of F
+  (mart_friction's definitions, docs/contract.md §6.1.4).
+
+The funnel lists use the SQL of the self-service page (dashboard/funnels.py).
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from dashboard import funnels
 from dashboard.filters import BadFilter, Filters
 from dashboard.scope import SESSION_SCOPE, STARTED_IN_PERIOD
 from dashboard.snapshot import Visit
 
 SHOWN = 500  # rows on the page; the CSV has them all
+FORMULA = r"^[=+\-@\t\r]"  # how text a spreadsheet would run as a formula starts
 
 LOCAL_STARTED = "((s.started_at at time zone 'UTC') at time zone $timezone)"
-HANDLED_BY = """exists (
-    select 1 from marts.fct_agent_sessions as held
-    where held.session_id = s.session_id and held.handled and held.team = $queue
-)"""
-HANDLED = "exists (select 1 from marts.fct_agent_sessions as held where held.session_id = s.session_id and held.handled)"
 
+# §6.1.7: each queue visit that began in the period with the team the queue mart credits it to.
+QUEUE_VISITS = """
+queue_visits as (
+    select v.session_id, v.visit_index, v.entered_at, v.exited_at
+    from marts.fct_state_transitions as v
+    where v.state = 'pending_agent' and v.entered_at::date between $first_day and $last_day
+),
+
+queue_events as (
+    select e.session_id, e.event_seq, e.event_type, e.occurred_at, e.team, e.to_team
+    from marts.fct_session_events as e
+    where e.event_type in ('agent.assigned', 'conversation.transferred')
+        and e.session_id in (select session_id from queue_visits)
+),
+
+credited_visits as (
+    select
+        q.session_id,
+        q.visit_index,
+        coalesce(
+            arg_max_null(o.team, o.event_seq) filter (
+                where o.event_type = 'agent.assigned' and o.occurred_at >= q.entered_at
+                    and (q.exited_at is null or o.occurred_at <= q.exited_at)),
+            arg_max_null(o.to_team, o.event_seq) filter (
+                where o.event_type = 'conversation.transferred' and o.occurred_at <= q.entered_at),
+            'unassigned'
+        ) as team
+    from queue_visits as q
+    left join queue_events as o on o.session_id = q.session_id
+    group by q.session_id, q.visit_index
+)"""
+
+IN_SCOPE = f"select s.session_id from marts.fct_sessions as s where {SESSION_SCOPE}"
+STARTED_IN_SCOPE = f"select s.session_id from marts.fct_sessions as s where {STARTED_IN_PERIOD} and {SESSION_SCOPE}"
+
+# kind: (CTEs, the condition on `s`)
 DRILL_CONDITIONS = {
-    "all": STARTED_IN_PERIOD,
-    "cell": f"{STARTED_IN_PERIOD} and isodow({LOCAL_STARTED}) = $iso_weekday and hour({LOCAL_STARTED}) = $hour",
-    "agent": f"""{STARTED_IN_PERIOD} and exists (
+    "all": ("", STARTED_IN_PERIOD),
+    "cell": ("", f"{STARTED_IN_PERIOD} and isodow({LOCAL_STARTED}) = $iso_weekday and hour({LOCAL_STARTED}) = $hour"),
+    "agent": ("", f"""{STARTED_IN_PERIOD} and exists (
         select 1 from marts.fct_agent_sessions as a
         where a.session_id = s.session_id and a.agent_id = $agent and ($team is null or a.team = $team)
-    )""",
-    "queue": f"""exists (
-        select 1 from marts.fct_state_transitions as v
-        where v.session_id = s.session_id and v.state = 'pending_agent'
-            and v.entered_at::date between $first_day and $last_day
-    ) and (case when $queue = 'unassigned' then not {HANDLED} else {HANDLED_BY} end)""",
-    "webview": f"{STARTED_IN_PERIOD} and s.webview_opened",
+    )"""),
+    "queue": (f"with {QUEUE_VISITS}",
+              "s.session_id in (select session_id from credited_visits where team = $queue)"),
+    "funnel": (f"with {funnels.funnel_events(IN_SCOPE)}, {funnels.FUNNEL_OUTCOMES}",
+               f"s.session_id in (select o.session_id from funnel_outcomes as o where {funnels.CONVERSION_CONDITION})"),
+    "step": (f"with {funnels.funnel_events(STARTED_IN_SCOPE)}, {funnels.STEP_OUTCOMES}",
+             f"""s.session_id in (select o.session_id from step_outcomes as o
+             where o.step_index = $step and {funnels.STEP_CONDITION})"""),
 }
 
-DRILLS = {kind: f"""
-select s.*
+
+def _drill(ctes: str, condition: str, extra: str = "", limit: str = "") -> str:
+    return f"""
+{ctes}
+select s.*{extra}
 from marts.fct_sessions as s
 where {condition} and {SESSION_SCOPE}
 order by s.started_at, s.session_id
-""" for kind, condition in DRILL_CONDITIONS.items()}
+{limit}"""
 
-QUEUE_VISITS_SQL = """
-select coalesce(sum(queued), 0) as queued
-from marts.mart_queue_dynamics
-where day between $first_day and $last_day and team = $queue
+
+DRILLS = {kind: _drill(ctes, condition) for kind, (ctes, condition) in DRILL_CONDITIONS.items()}
+# The page's list: its first SHOWN rows, each with the number of all (`matching`), so a long period
+# does not fetch every row to count them.
+LISTS = {kind: _drill(ctes, condition, ", count(*) over () as matching", f"limit {SHOWN}")
+         for kind, (ctes, condition) in DRILL_CONDITIONS.items()}
+
+# The drill's queue visits (of the sessions in scope) beside the queue mart's count for the same days and team.
+QUEUE_VISITS_SQL = f"""
+with {QUEUE_VISITS}
+select
+    (select count(*) from credited_visits as c
+     where c.team = $queue and c.session_id in ({IN_SCOPE})) as listed,
+    (select coalesce(sum(queued), 0) from marts.mart_queue_dynamics
+     where day between $first_day and $last_day and team = $queue) as queued
 """
+
+OUTCOMES = {"funnel": funnels.CONVERSION_OUTCOMES, "step": funnels.STEP_OUTCOMES_SHOWN}
 
 
 @dataclass(frozen=True)
@@ -71,7 +132,7 @@ class Drill:
 
     @classmethod
     def parse(cls, query) -> Drill:
-        given = [kind for kind in ("cell", "agent", "queue", "webview") if query.get(kind)]
+        given = [kind for kind in ("cell", "agent", "queue", "funnel") if query.get(kind)]
         if len(given) > 1:
             raise BadFilter(f"one drill-down at a time, not {' and '.join(given)}")
         kind = given[0] if given else "all"
@@ -79,6 +140,13 @@ class Drill:
             return cls(kind, _cell(query["cell"]))
         if kind in ("agent", "queue"):
             return cls(kind, {kind: query[kind][:200]})
+        if kind == "funnel":
+            kind = "step" if query.get("step") else "funnel"
+            outcome = query.get("outcome") or OUTCOMES[kind][0]
+            if outcome not in OUTCOMES[kind]:
+                raise BadFilter(f"outcome: {outcome[:20]!r} is not one of {', '.join(OUTCOMES[kind])}")
+            params = {"funnel": query["funnel"][:200], "outcome": outcome}
+            return cls(kind, {**params, "step": _step(query["step"])} if kind == "step" else params)
         return cls(kind, {})
 
     @property
@@ -86,36 +154,40 @@ class Drill:
         """The drill's own query parameters, for links to it."""
         if self.kind == "cell":
             return {"cell": f"{self.params['iso_weekday']}-{self.params['hour']}"}
-        return {"webview": 1} if self.kind == "webview" else dict(self.params)
+        return dict(self.params)
 
 
 def sessions(visit: Visit, filters: Filters, drill: Drill, timezone: str) -> dict:
-    names, rows = session_table(visit, filters, drill, timezone)
-    queued = (visit.row(QUEUE_VISITS_SQL, {**filters.params(), **drill.params})["queued"]
-              if drill.kind == "queue" else None)
-    return {"rows": [dict(zip(names, row)) for row in rows[:SHOWN]], "total": len(rows), "shown": SHOWN,
-            "drill": drill, "queued": queued, "timezone": timezone,
+    rows = visit.rows(LISTS[drill.kind], _params(filters, drill, timezone))
+    queue = (visit.row(QUEUE_VISITS_SQL, {**filters.params(), **drill.params})
+             if drill.kind == "queue" else None)
+    return {"rows": rows, "total": rows[0]["matching"] if rows else 0, "shown": SHOWN,
+            "drill": drill, "queue": queue, "timezone": timezone,
             "csv_link": filters.link("/sessions.csv", **drill.query)}
 
 
-def session_table(visit: Visit, filters: Filters, drill: Drill, timezone: str) -> tuple[list[str], list[tuple]]:
-    """Every column of fct_sessions for the drill's sessions, by start."""
-    return visit.table(DRILLS[drill.kind], {**filters.params(), **drill.params, "timezone": timezone})
+def session_table(visit: Visit, filters: Filters, drill: Drill, timezone: str) -> pa.Table:
+    """Every column of fct_sessions for the drill's sessions, by start, as an Arrow table: a long
+    period's tens of thousands of rows go to CSV without a Python object per value."""
+    return visit.arrow(DRILLS[drill.kind], _params(filters, drill, timezone))
 
 
-def to_csv(names: list[str], rows: list[tuple]) -> str:
-    """A header and every row; text a spreadsheet would run as a formula gets a leading apostrophe."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(names)
-    writer.writerows([_cell_text(value) for value in row] for row in rows)
+def _params(filters: Filters, drill: Drill, timezone: str) -> dict:
+    return {"funnel": None, **filters.params(), **drill.params, "timezone": timezone}
+
+
+def to_csv(table: pa.Table) -> bytes:
+    """A header and every row (text quoted, nulls empty, booleans true/false); text a spreadsheet
+    would run as a formula gets a leading apostrophe."""
+    for index, column in enumerate(table.schema):
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            values = table.column(index)
+            risky = pc.match_substring_regex(values, FORMULA)
+            table = table.set_column(index, column, pc.if_else(risky, pc.binary_join_element_wise("'", values, ""),
+                                                               values))
+    out = io.BytesIO()
+    pa_csv.write_csv(table, out)
     return out.getvalue()
-
-
-def _cell_text(value) -> object:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
 
 
 def _cell(text: str) -> dict:
@@ -126,3 +198,13 @@ def _cell(text: str) -> dict:
     if not (1 <= weekday <= 7 and 0 <= hour <= 23):
         raise BadFilter(f"cell: {text[:20]!r} is not WEEKDAY-HOUR (1-7, 0-23)")
     return {"iso_weekday": weekday, "hour": hour}
+
+
+def _step(text: str) -> int:
+    try:
+        step = int(text)
+    except ValueError:
+        raise BadFilter(f"step: {text[:20]!r} is not a step number") from None
+    if not 1 <= step <= 10_000:
+        raise BadFilter(f"step: {text[:20]!r} is not a step number")
+    return step

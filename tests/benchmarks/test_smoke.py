@@ -6,7 +6,8 @@ ratio lines, and the benchmark's own correctness checks (exit code 0). The
 default sizes and their figures are in docs/benchmarks.md; these runs only
 catch breakage. dbt_incremental and end_to_end_scale start dbt several times
 and take a minute or two; freshness runs the Dagster daemon under 90 s of
-traffic and takes about three; the others take seconds.
+traffic and takes about three; dashboard_pages builds a snapshot with
+`journey run` and takes about a minute; the others take seconds.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ SMOKE = {
     "end_to_end_scale.py": ["--events", "3000", "--days", "2", "--dbt-project", "worktree"],
     "freshness.py": ["--minutes", "1.5", "--rate", "50", "--probe-interval", "10"],
     "run_cost.py": ["--days", "1", "--sessions-per-day", "30"],
+    "dashboard_pages.py": ["--days", "1", "--sessions-per-day", "30"],
 }
 COMMIT = re.compile(r"\bcommit ([0-9a-f]{7,40})(\+dirty)?\b")
 NUMBER = r"([\d,]+(?:\.\d+)?)"
@@ -204,3 +206,18 @@ def test_freshness() -> None:
     traffic = line_matching(lines, rf"^traffic: {NUMBER} events acknowledged, {NUMBER} events/s achieved")
     assert number(traffic.group(1)) == 50 * 90 and number(traffic.group(2)) == 50, traffic.group(0)
     assert line_matching(lines, r"^target p95 ≤ 60 s at 500 events/s: (met|not met)\b")
+
+
+def test_dashboard_pages() -> None:
+    """Every page timed without and with a filter, each median under the 1 s limit on a tiny snapshot."""
+    lines = run_benchmark("dashboard_pages.py", timeout=600, days=1)
+    held = line_matching(lines, rf"^snapshot: {NUMBER} events, {NUMBER} sessions, {NUMBER} rows of fct_session_events; "
+                                r"filter: channel=\w+")
+    assert all(number(count) > 0 for count in held.groups()), held.group(0)
+    pages = ("overview", "service", "self-service", "agents", "resolution quality", "sessions \\(drill-down\\)",
+             "queue drill", "step drill", "CSV export", "timeline")
+    for page in pages:
+        found = line_matching(lines, rf"^{page}\s+{NUMBER} +\({NUMBER} KiB\)\s+{NUMBER} +\({NUMBER} KiB\)$")
+        plain, filtered = number(found.group(1)), number(found.group(3))
+        assert 0 < plain <= 1 and 0 < filtered <= 1, found.group(0)
+    assert line_matching(lines, r"^slowest: .* every page's median at most 1 s: (\w+)").group(1) == "yes"

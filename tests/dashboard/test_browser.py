@@ -1,6 +1,7 @@
 """A real browser (Debian's chromium, driven by Playwright) through the dashboard:
-every page, a filter applied with the form, and a drill from a heatmap cell to its
-sessions and on to one session's timeline. Screenshots: tests/artifacts/dashboard_*.png."""
+every page, a filter applied with the form, a drill from a heatmap cell to its
+sessions and on to one session's timeline, and from a funnel step's drop-offs to
+a session's timeline with its webview steps. Screenshots: tests/artifacts/dashboard_*.png."""
 
 from __future__ import annotations
 
@@ -62,7 +63,17 @@ def test_a_manager_walks_through_the_dashboard(chromium_path, dashboard, built):
             rows.nth(answered).locator("a").click()
             expect(page.locator("#timeline svg")).to_be_visible()
             expect(page.locator("#visit-table tbody tr").first).to_be_visible()
+            expect(page.locator("#event-table tbody tr").first).to_be_visible()
+            expect(page.locator("#timeline")).to_contain_text("assignments, transfers")
             page.screenshot(path=str(ARTIFACTS / "dashboard_timeline.png"), full_page=True)
+
+            page.goto(f"{dashboard.url}/self-service?start={built.first_day}&end={built.last_day}")
+            page.locator("table.friction a[href*='outcome=dropped']").first.click()
+            expect(page.locator("#drill-description")).to_contain_text("dropped off at step")
+            page.screenshot(path=str(ARTIFACTS / "dashboard_drilldown_step.png"), full_page=True)
+            page.locator("#session-table tbody tr a").first.click()
+            expect(page.locator("#event-table")).to_contain_text("Viewed step")
+            page.screenshot(path=str(ARTIFACTS / "dashboard_timeline_webview.png"), full_page=True)
             assert not errors, errors  # no refused stylesheet, nothing blocked by the CSP
         finally:
             browser.close()

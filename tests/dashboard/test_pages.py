@@ -7,6 +7,7 @@ from __future__ import annotations
 from dashboard import format as fmt
 from dashboard.charts import WEEKDAYS
 from tests.dashboard.html import links, rows, text
+from tests.dashboard.independent import session_funnels
 
 TEAM = "billing"
 
@@ -91,6 +92,28 @@ def test_self_service_page_is_the_funnel_marts(dashboard, built):
          fmt.count(escalations)] for index, step, reached, advanced, dropoffs, rate, escalations in expected]
 
 
+def test_self_service_page_follows_the_period_and_every_filter(dashboard, built):
+    """Worked out from the session events, the funnels follow the filters the marts are not kept by:
+    here a department, against the contract's rules read independently (tests/dashboard/independent.py)."""
+    department = "billing"
+    chosen = {sid for (sid,) in built.query("select session_id from marts.fct_sessions where department = ?",
+                                            [department])}
+    html = dashboard.page(f"/self-service?{whole(built)}&department={department}")
+    assert "Not filtered by" not in html
+    funnels = session_funnels(built, chosen)
+    shown = {row[0]: row[1:5] for row in rows(html, "funnel-table")}
+    started = [f for f in funnels if f.views and built.first_day <= f.started_on <= built.last_day]
+    assert shown and set(shown) == {f.funnel for f in started}
+    for funnel, counts in shown.items():
+        assert counts == [fmt.count(sum(f.conversion(outcome) for f in started if f.funnel == funnel))
+                          for outcome in ("started", "completed", "escalated", "abandoned")], funnel
+    for funnel in {f.funnel for f in funnels}:
+        steps = sorted({e[2] for f in funnels if f.funnel == funnel for e in f.events if e[2] is not None})
+        assert [[row[1], row[3], row[4], row[6]] for row in rows(html, f"friction-{funnel}")] == [
+            [fmt.count(sum(f.step(index, outcome) for f in funnels if f.funnel == funnel))
+             for outcome in ("reached", "advanced", "dropped", "escalated")] for index in steps], funnel
+
+
 def test_agents_page_adds_up_as_the_agent_mart(dashboard, built):
     html = dashboard.page(f"/agents?{whole(built)}")
     expected = built.query("""
@@ -151,6 +174,10 @@ def test_bad_and_hostile_input_is_refused_or_harmless(dashboard):
     assert dashboard.get("/sessions?cell=9-99").status == 400
     assert dashboard.get("/sessions?cell=1-1&agent=a").status == 400
     assert dashboard.get("/sessions/no-such-session:1").status == 404
+    assert dashboard.get("/sessions?funnel=x&outcome=dropped").status == 400   # a step outcome without a step
+    assert dashboard.get("/sessions?funnel=x&step=two").status == 400
+    assert dashboard.get("/sessions?funnel=x&queue=billing").status == 400
+    assert dashboard.get("/sessions?funnel=x%27%3B--&step=1").status == 200
     hostile = dashboard.page("/?channel=x%27%20or%201%3D1%20--")
     assert "SESSIONS 0" in text(hostile, "kpi-sessions").upper()
 

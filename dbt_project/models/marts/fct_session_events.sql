@@ -1,0 +1,44 @@
+{#-
+  docs/contract.md §6.1.11: every event that belongs to a session, in event order, so a
+  reader of the serving snapshot can follow a session across chat, webview and agents
+  (the dashboard's session timeline, a funnel step's sessions) without the warehouse.
+
+  What it leaves out (docs/contract.md §9.4): message text and message ids, the
+  identifiers of the identity block (channel user id, anonymous id, user id) and the
+  free-text `reason`; `actor_id` is kept for bots, agents and systems only, since a
+  customer's actor id is whatever the producer sent and is not hashed.
+
+  Incremental like the session-level models it sits beside: a run replaces the rows of
+  the conversations `int_sessions__bounded` rebuilt (dbt_project.yml, macros/incremental.sql).
+-#}
+
+with events as (
+    select * from {{ ref('int_events__sessionized') }}
+    {{ where_rebuilt(ref('int_sessions__bounded')) }}
+),
+
+final as (
+    select
+        session_id,
+        conversation_id,
+        event_seq,
+        occurred_at,
+        event_type,
+        actor_kind,
+        case when actor_kind in ('bot', 'human', 'system') then actor_id end as actor_id,
+        channel,
+        to_state,
+        agent_id,
+        team,
+        from_team,
+        to_team,
+        csat_score,
+        funnel,
+        step,
+        step_index,
+        is_webview,
+        {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq
+    from events
+)
+
+select * from final
