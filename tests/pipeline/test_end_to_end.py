@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import random
@@ -19,7 +20,7 @@ from ingestion.settings import Settings
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from ingestion.simulator import simulate, write_ndjson
 from tests.conftest import import_and_run, run_journey
-from tests.truth.compare import GRAINS, mart_mismatches, session_mismatches
+from tests.truth.compare import GRAINS, expected_rows, mart_mismatches, session_mismatches
 
 DAYS, PER_DAY, SEED = 3, 120, 11
 N_LOADS = 5
@@ -259,6 +260,14 @@ def test_the_heatmap_follows_the_reporting_time_zone_across_a_clock_change(tmp_p
     settings = settings_for(tmp_path, **env)
     assert mart_mismatches(settings.warehouse, sim, settings, "mart_operational_heatmap") == []
     assert mart_mismatches(settings.warehouse, sim, settings_for(tmp_path), "mart_operational_heatmap") != []
+    # The report, in the same zone: its times say so, and its heatmap is the truth's.
+    out = journey(tmp_path, "report", "--out", str(tmp_path / "reports"), env=env)
+    folder = Path(out.split("folder:", 1)[1].split()[0])
+    assert "Times are in Europe/Amsterdam." in (folder / "report.html").read_text()
+    with (folder / "mart_operational_heatmap.csv").open() as extract:
+        cells = {(int(r["iso_weekday"]), int(r["hour"])): int(r["sessions_started"]) for r in csv.DictReader(extract)}
+    truth = expected_rows(sim, settings, "mart_operational_heatmap")
+    assert cells == {(r["iso_weekday"], r["hour"]): r["sessions_started"] for r in truth}
 
 
 def test_a_warehouse_from_an_older_version_stops_with_the_way_out(one_load, tmp_path):
