@@ -18,23 +18,27 @@ with events as (
 ),
 
 final as (
+    -- Text columns cast to the contract's `varchar`: on PostgreSQL `->>` and `||` give
+    -- `text` (as does dbt.type_string()), the contract's incremental table has `varchar`,
+    -- and an incremental run would stop on the difference (on_schema_change: fail).
     select
-        session_id,
-        conversation_id,
+        cast(session_id as varchar) as session_id,
+        cast(conversation_id as varchar) as conversation_id,
         event_seq,
         occurred_at,
-        event_type,
-        actor_kind,
-        case when actor_kind in ('bot', 'human', 'system') then actor_id end as actor_id,
-        channel,
-        to_state,
-        agent_id,
-        team,
-        from_team,
-        to_team,
+        cast(event_type as varchar) as event_type,
+        cast(actor_kind as varchar) as actor_kind,
+        cast(case when actor_kind in ('bot', 'human', 'system') then actor_id end as varchar)
+            as actor_id,
+        cast(channel as varchar) as channel,
+        cast(to_state as varchar) as to_state,
+        cast(agent_id as varchar) as agent_id,
+        cast(team as varchar) as team,
+        cast(from_team as varchar) as from_team,
+        cast(to_team as varchar) as to_team,
         csat_score,
-        funnel,
-        step,
+        cast(funnel as varchar) as funnel,
+        cast(step as varchar) as step,
         step_index,
         is_webview,
         {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq
