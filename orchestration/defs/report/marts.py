@@ -19,7 +19,6 @@ import pandas as pd
 from orchestration.defs.report.model import Figure, Period, query
 from orchestration.defs.report.quality import Measures, Quality, read_quality
 
-__all__ = ["EXTRACTS", "Figure", "Headline", "Measures", "Period", "ReportData", "read_report_data"]
 
 # The marts extracted whole to CSV beside the report (the charts over all loaded data), each ordered by its grain.
 EXTRACTS = {

@@ -16,8 +16,9 @@ import pandas as pd
 from matplotlib.figure import Figure as Plot
 
 from orchestration.defs.report import charts
-from orchestration.defs.report.marts import Figure, Headline, Measures, ReportData, read_report_data
-from orchestration.defs.report.quality import threshold_text
+from orchestration.defs.report.marts import Headline, ReportData, read_report_data
+from orchestration.defs.report.model import Figure
+from orchestration.defs.report.quality import Measures, threshold_text
 from orchestration.defs.report.wording import (
     change,
     count,

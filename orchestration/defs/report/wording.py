@@ -7,7 +7,8 @@ import math
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from orchestration.defs.report.marts import Figure, Headline, Period
+from orchestration.defs.report.marts import Headline
+from orchestration.defs.report.model import Figure, Period
 
 # Older data than this at render time gets a warning on the page and in the mail.
 STALE_AFTER = timedelta(days=1)
