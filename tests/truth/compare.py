@@ -149,6 +149,11 @@ def mart_mismatches(warehouse: Path, sim: Simulation | Simulated, settings: Sett
     return row_mismatches(mart, expected_rows(sim, settings, mart), actual_rows(warehouse, mart))
 
 
+def all_mart_mismatches(warehouse: Path, sim: Simulation | Simulated, settings: Settings) -> dict[str, list[str]]:
+    """Every mart's mismatches, keyed by mart (each list empty when the warehouse equals the truth)."""
+    return {mart: mart_mismatches(warehouse, sim, settings, mart) for mart in GRAINS}
+
+
 def row_mismatches(mart: str, expected: list[dict], actual: list[dict],
                    columns: Sequence[str] | None = None, same=_same) -> list[str]:
     """Every row and column where two versions of a mart differ: the truth and a warehouse, or two warehouses.
