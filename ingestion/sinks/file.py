@@ -39,8 +39,14 @@ class FileSink:
 
 
 def pending_segments(spool_dir: Path) -> list[Path]:
-    """Sealed segments not loaded yet (none before the spool exists)."""
-    return SpoolReader(spool_dir).pending() if spool_dir.exists() else []
+    """Sealed segments not loaded yet (none before the spool exists), after sealing
+    the open segments of writers that died: what they acknowledged waits as much
+    as a sealed segment does, so a load's backlog and the sensor count it too."""
+    if not spool_dir.exists():
+        return []
+    reader = SpoolReader(spool_dir)
+    reader.recover_orphans()
+    return reader.pending()
 
 
 def file_waiting(spool_dir: Path) -> Waiting:
@@ -68,10 +74,9 @@ class FileDelivery:
 
     def __init__(self, spool_dir: Path, max_bytes: int):
         self.reader = SpoolReader(spool_dir)
-        self.reader.recover_orphans()
         self.segments: list[Path] = []
         taken = 0
-        for segment in self.reader.pending():
+        for segment in pending_segments(spool_dir):
             taken += segment.stat().st_size
             if self.segments and taken > max_bytes:
                 break

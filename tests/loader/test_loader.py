@@ -2,6 +2,9 @@
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
 from dataclasses import replace
 
 import duckdb
@@ -149,3 +152,33 @@ def test_a_load_stops_at_the_backlog_it_found_while_new_segments_keep_arriving(s
     assert totals["segments"] == 4 and totals["events"] == 160
     assert len(SpoolReader(settings.spool_dir).pending()) == 4  # left for the next run
     assert load_spool(settings)["events"] == 7  # the same late events each time: stored once
+
+
+def _die_with_an_open_segment(settings, events) -> None:
+    """A writer killed -9 after acknowledging `events`: its segment stays in active/, unsealed."""
+    script = ("import json, os, signal, sys\n"
+              "from ingestion.edge import Edge\n"
+              "from ingestion.spool import encode\n"
+              "from ingestion.settings import Settings\n"
+              "from ingestion.sinks import open_sink\n"
+              "settings = Settings.from_env()\n"
+              "edge = Edge.from_settings(settings)\n"
+              "sink = open_sink(settings, max_age_s=float('inf'))\n"
+              "sink.append([encode(edge.accept(e, '2026-11-02T10:00:00Z')) for e in json.loads(sys.argv[1])])\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")
+    died = subprocess.run([sys.executable, "-c", script, json.dumps(events)])
+    assert died.returncode == -signal.SIGKILL
+
+
+def test_one_load_takes_a_backlog_beyond_one_batch_and_the_open_segments_of_dead_writers(settings, tmp_path):
+    """The operator's bad night: writers died with open segments while more than one batch
+    waited sealed. One load must take both, not stop at the sealed backlog it saw first."""
+    settings = _four_segments(settings, tmp_path)
+    for k in range(2):
+        _die_with_an_open_segment(settings, _events(25, prefix=f"orphan{k}-"))
+    assert len(list((settings.spool_dir / "active").glob("*.open"))) == 2
+    totals = load_waiting(make_pipeline(settings), settings, progress=lambda line: None)
+    assert (totals["segments"], totals["events"]) == (6, 210), totals
+    assert _query(settings, "select count(*), count(distinct event_id) from raw.events") == [(210, 210)]
+    assert SpoolReader(settings.spool_dir).pending() == []
+    assert list((settings.spool_dir / "active").glob("*.open")) == []
