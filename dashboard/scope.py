@@ -1,24 +1,24 @@
-"""The SQL every page shares: which sessions the filters select, and which
-filters a panel cannot apply because its mart is not kept by them.
+"""The SQL every page shares: which sessions, agent sessions and queue visits the
+filters select.
 
 A session (`marts.fct_sessions as s`) is in scope when it matches each
 dimension set; `team` selects the sessions that team took part in (a row of
-`fct_agent_sessions`: an assignment, the resolution or a reply). Unset
-dimensions are bound as NULL, so one constant text serves every combination.
+`fct_agent_sessions`: an assignment, the resolution or a reply). Rows of the
+facts that repeat the session's dimensions (agent sessions, queue visits) are
+in scope by their own columns. Unset dimensions are bound as NULL, so one
+constant text serves every combination.
 """
 
 from __future__ import annotations
 
-from dashboard.filters import DIMENSIONS, Filters
 
-
-def _dimensions(alias: str) -> str:
+def dimensions(alias: str) -> str:
     """The channel, department and query nature conditions on a table `alias` that has those columns."""
     return " and ".join(f"(${name} is null or {alias}.{name} = ${name})"
                         for name in ("channel", "department", "query_nature"))
 
 
-SESSION_DIMENSIONS = _dimensions("s")
+SESSION_DIMENSIONS = dimensions("s")
 SESSION_SCOPE = f"""(
     {SESSION_DIMENSIONS}
     and ($team is null or exists (
@@ -35,8 +35,16 @@ ENDED_IN_PERIOD = "s.ended_at::date between $first_day and $last_day"
 # their own team.
 AGENT_SCOPE = f"""(
     a.started_at::date between $first_day and $last_day
-    and {_dimensions("a")}
+    and {dimensions("a")}
     and ($team is null or a.team = $team)
+)"""
+
+# Rows of fct_queue_visits (as q) in scope: the UTC day the visit began, the session's dimensions, which the
+# rows repeat, and the team the queue measures credit the visit to.
+QUEUE_SCOPE = f"""(
+    q.day between $first_day and $last_day
+    and {dimensions("q")}
+    and ($team is null or q.team = $team)
 )"""
 
 # Options of the filter form: the values present in the snapshot.
@@ -44,14 +52,6 @@ OPTIONS_SQL = {
     "channel": "select distinct channel from marts.fct_sessions where channel is not null order by 1",
     "department": "select distinct department from marts.fct_sessions where department is not null order by 1",
     "query_nature": "select distinct query_nature from marts.fct_sessions where query_nature is not null order by 1",
-    "team": """select team from marts.fct_agent_sessions union select team from marts.mart_service_level
+    "team": """select team from marts.fct_agent_sessions union select team from marts.fct_queue_visits
                order by 1""",
 }
-
-
-def not_applied(filters: Filters, applies: tuple[str, ...], grain: str) -> str | None:
-    """A sentence naming the filters set that a panel kept per `grain` cannot apply, or None."""
-    missing = [label for name, label in DIMENSIONS.items() if name not in applies and getattr(filters, name)]
-    if not missing:
-        return None
-    return f"Not filtered by {' or '.join(missing)}: this is kept per {grain}."

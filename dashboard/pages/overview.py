@@ -5,8 +5,9 @@ Sessions, resolved share and bot containment count the sessions that started
 in the period; first-contact resolution and durable containment the sessions
 that ended in it and are mature (their recontact window has closed, so
 `recontacted` is no longer null: docs/contract.md §6.2.1), as
-mart_resolution_quality counts them; service level and abandon rate add up
-mart_service_level's queue visits of the period's UTC days at one threshold.
+mart_resolution_quality counts them; service level and abandon rate count the
+queue visits in scope (fct_queue_visits) of the period's UTC days at one
+threshold, as mart_service_level does.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from dashboard import charts
 from dashboard.filters import Filters
 from dashboard.pages.quality import resolution
-from dashboard.scope import OPTIONS_SQL, SESSION_SCOPE, STARTED_IN_PERIOD, not_applied
+from dashboard.scope import OPTIONS_SQL, QUEUE_SCOPE, SESSION_SCOPE, STARTED_IN_PERIOD
 from dashboard.snapshot import Visit
 
 SESSION_KPIS_SQL = f"""
@@ -28,12 +29,14 @@ from marts.fct_sessions as s
 where {STARTED_IN_PERIOD} and {SESSION_SCOPE}
 """
 
-SERVICE_KPIS_SQL = """
+SERVICE_KPIS_SQL = f"""
 select
-    sum(answered_within) / nullif(sum(offered), 0) as service_level,
-    sum(abandoned - short_abandoned) / nullif(sum(offered), 0) as abandon_rate
-from marts.mart_service_level
-where threshold_s = $threshold_s and day between $first_day and $last_day and ($team is null or team = $team)
+    count(*) filter (where q.outcome = 'answered' and q.dwell_s <= $threshold_s)
+        / nullif(count(*) filter (where q.outcome in ('answered', 'abandoned')), 0) as service_level,
+    count(*) filter (where q.outcome = 'abandoned')
+        / nullif(count(*) filter (where q.outcome in ('answered', 'abandoned')), 0) as abandon_rate
+from marts.fct_queue_visits as q
+where {QUEUE_SCOPE}
 """
 
 THRESHOLDS_SQL = "select distinct threshold_s from marts.mart_service_level order by threshold_s"
@@ -56,7 +59,6 @@ class Kpi:
     previous: float | None
     higher_is_better: bool | None
     hint: str
-    note: str | None = None       # the filters it cannot apply
     pending: bool = False         # not measurable yet: no mature session in the period
 
     @property
@@ -78,7 +80,6 @@ def threshold(visit: Visit, preferred: int | None) -> int | None:
 def overview(visit: Visit, filters: Filters, preferred_threshold: int | None) -> dict:
     limit = threshold(visit, preferred_threshold)
     now, before = (_values(visit, f, limit) for f in (filters, filters.previous()))
-    service_note = not_applied(filters, ("team",), "team and UTC day (mart_service_level)")
     pending = not now["mature_sessions"]
     window = ("known once their recontact window has closed, which it has not for any session that ended in "
               "the period" if pending else "of the sessions that ended in the period, once their recontact window closed")
@@ -89,9 +90,9 @@ def overview(visit: Visit, filters: Filters, preferred_threshold: int | None) ->
         Kpi("bot_containment", "Bot containment", "share", now["bot_containment"], before["bot_containment"], True,
             "resolved by the bot without a human agent"),
         Kpi("service_level", f"Service level ({limit} s)", "share", now["service_level"], before["service_level"],
-            True, f"queue visits offered to an agent answered within {limit} s", service_note),
+            True, f"queue visits offered to an agent answered within {limit} s"),
         Kpi("abandon_rate", "Abandoned in queue", "share", now["abandon_rate"], before["abandon_rate"], False,
-            "offered queue visits the customer left before an agent answered", service_note),
+            "offered queue visits the customer left before an agent answered"),
         Kpi("first_contact_resolution", "First-contact resolution", "share", now["first_contact_resolution"],
             before["first_contact_resolution"], True, f"resolved sessions whose customer did not come back; {window}",
             pending=pending),

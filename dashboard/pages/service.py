@@ -1,6 +1,7 @@
-"""Service: service level and abandon rate per team and UTC day
-(mart_service_level at one threshold), queue waits per team and day
-(mart_queue_dynamics), and the weekday × hour demand heatmap.
+"""Service: service level and abandon rate per team and UTC day (as
+mart_service_level counts them, at one threshold), queue waits per team and day
+(as mart_queue_dynamics), both from the queue visits (fct_queue_visits) in scope
+so that every filter applies, and the weekday × hour demand heatmap.
 
 The heatmap is mart_operational_heatmap's measures recomputed over the sessions
 in scope (docs/contract.md §6.1.9: sessions by their start, escalations by the
@@ -14,14 +15,24 @@ from __future__ import annotations
 from dashboard import charts
 from dashboard.filters import Filters
 from dashboard.pages.overview import THRESHOLDS_SQL, threshold
-from dashboard.scope import SESSION_SCOPE, STARTED_IN_PERIOD, not_applied
+from dashboard.scope import QUEUE_SCOPE, SESSION_SCOPE, STARTED_IN_PERIOD
 from dashboard.snapshot import Visit
 
-SERVICE_DAYS_SQL = """
+# Service level and abandon rate (docs/contract.md §6.2.2) from the queue visits in scope: over all of them
+# the grid equals mart_service_level at the threshold, and under a channel, department or query nature
+# filter it counts that slice the same way.
+SERVICE_DAYS_SQL = f"""
 with days as (
-    select day, team, queued, offered, answered_within, abandoned - short_abandoned as abandoned
-    from marts.mart_service_level
-    where threshold_s = $threshold_s and day between $first_day and $last_day and ($team is null or team = $team)
+    select
+        q.day,
+        q.team,
+        count(*) as queued,
+        count(*) filter (where q.outcome in ('answered', 'abandoned')) as offered,
+        count(*) filter (where q.outcome = 'answered' and q.dwell_s <= $threshold_s) as answered_within,
+        count(*) filter (where q.outcome = 'abandoned') as abandoned
+    from marts.fct_queue_visits as q
+    where {QUEUE_SCOPE}
+    group by q.day, q.team
 ),
 
 teams as (
@@ -35,11 +46,19 @@ from teams
 order by team nulls first, day
 """
 
-QUEUE_SQL = """
-select day, team, queued, median_unassigned_s, p90_unassigned_s, abandoned_in_queue
-from marts.mart_queue_dynamics
-where day between $first_day and $last_day and ($team is null or team = $team)
-order by day, team
+# mart_queue_dynamics' measures from the queue visits in scope.
+QUEUE_SQL = f"""
+select
+    q.day,
+    q.team,
+    count(*) as queued,
+    quantile_cont(q.dwell_s, 0.5) filter (where q.outcome = 'answered') as median_unassigned_s,
+    quantile_cont(q.dwell_s, 0.9) filter (where q.outcome = 'answered') as p90_unassigned_s,
+    count(*) filter (where q.outcome in ('abandoned', 'short_abandon')) as abandoned_in_queue
+from marts.fct_queue_visits as q
+where {QUEUE_SCOPE}
+group by q.day, q.team
+order by q.day, q.team
 """
 
 HEATMAP_SQL = f"""
@@ -82,9 +101,6 @@ group by all
 order by iso_weekday, hour
 """
 
-SERVICE_GRAIN = "team and UTC day"
-
-
 def service(visit: Visit, filters: Filters, requested_threshold: int | None, preferred_threshold: int | None,
             timezone: str) -> dict:
     limit = threshold(visit, requested_threshold if requested_threshold is not None else preferred_threshold)
@@ -95,8 +111,6 @@ def service(visit: Visit, filters: Filters, requested_threshold: int | None, pre
         "thresholds": visit.values(THRESHOLDS_SQL),
         "grid": _grid(visit.rows(SERVICE_DAYS_SQL, params), filters),
         "queue": visit.rows(QUEUE_SQL, params),
-        "service_note": not_applied(filters, ("team",), f"{SERVICE_GRAIN} (mart_service_level)"),
-        "queue_note": not_applied(filters, ("team",), f"{SERVICE_GRAIN} (mart_queue_dynamics)"),
         "heatmap": charts.heatmap(cells, "sessions_started", link=lambda cell: filters.link(
             "/sessions", cell=f"{cell['iso_weekday']}-{cell['hour']}")),
         "heatmap_total": sum(cell["sessions_started"] for cell in cells),

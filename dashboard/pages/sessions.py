@@ -9,11 +9,10 @@ top of the page filters (a session in scope, docs in dashboard/scope.py):
   reporting time zone, the heatmap's cell;
 - `agent=ID`: those the agent took part in (with `team`, with that team);
 - `queue=TEAM`: those with a queue (pending_agent) visit that began in the
-  period and that mart_queue_dynamics credits to TEAM (docs/contract.md
-  §6.1.7: the team of the assignment that ended the visit, else the session's
-  latest transfer target at or before it, else `unassigned`), worked out from
-  the visits and the session's events as the mart does, so the visits listed
-  are the mart's `queued`;
+  period and that the queue measures credit to TEAM (docs/contract.md §6.1.7:
+  the team of the assignment that ended the visit, else the session's latest
+  transfer target at or before it, else `unassigned`; fct_queue_visits holds
+  it), so the visits listed are the ones the service page counts;
 - `funnel=F&outcome=O`: those that started funnel F in the period (the UTC day
   of their first step view, as mart_funnel_conversion counts them) and
   `started`, `completed`, `escalated` or `abandoned` it;
@@ -35,7 +34,7 @@ import pyarrow.csv as pa_csv
 
 from dashboard import funnels
 from dashboard.filters import BadFilter, Filters
-from dashboard.scope import SESSION_SCOPE, STARTED_IN_PERIOD
+from dashboard.scope import SESSION_SCOPE, STARTED_IN_PERIOD, dimensions
 from dashboard.snapshot import Visit
 
 SHOWN = 500  # rows on the page; the CSV has them all
@@ -43,37 +42,9 @@ FORMULA = r"^[=+\-@\t\r]"  # how text a spreadsheet would run as a formula start
 
 LOCAL_STARTED = "((s.started_at at time zone 'UTC') at time zone $timezone)"
 
-# §6.1.7: each queue visit that began in the period with the team the queue mart credits it to.
-QUEUE_VISITS = """
-queue_visits as (
-    select v.session_id, v.visit_index, v.entered_at, v.exited_at
-    from marts.fct_state_transitions as v
-    where v.state = 'pending_agent' and v.entered_at::date between $first_day and $last_day
-),
-
-queue_events as (
-    select e.session_id, e.event_seq, e.event_type, e.occurred_at, e.team, e.to_team
-    from marts.fct_session_events as e
-    where e.event_type in ('agent.assigned', 'conversation.transferred')
-        and e.session_id in (select session_id from queue_visits)
-),
-
-credited_visits as (
-    select
-        q.session_id,
-        q.visit_index,
-        coalesce(
-            arg_max_null(o.team, o.event_seq) filter (
-                where o.event_type = 'agent.assigned' and o.occurred_at >= q.entered_at
-                    and (q.exited_at is null or o.occurred_at <= q.exited_at)),
-            arg_max_null(o.to_team, o.event_seq) filter (
-                where o.event_type = 'conversation.transferred' and o.occurred_at <= q.entered_at),
-            'unassigned'
-        ) as team
-    from queue_visits as q
-    left join queue_events as o on o.session_id = q.session_id
-    group by q.session_id, q.visit_index
-)"""
+# §6.1.7: the queue visits that began in the period, credited to team $queue (fct_queue_visits states the team).
+CREDITED_VISITS = "select q.session_id from marts.fct_queue_visits as q " \
+                  "where q.day between $first_day and $last_day and q.team = $queue"
 
 IN_SCOPE = f"select s.session_id from marts.fct_sessions as s where {SESSION_SCOPE}"
 STARTED_IN_SCOPE = f"select s.session_id from marts.fct_sessions as s where {STARTED_IN_PERIOD} and {SESSION_SCOPE}"
@@ -86,8 +57,7 @@ DRILL_CONDITIONS = {
         select 1 from marts.fct_agent_sessions as a
         where a.session_id = s.session_id and a.agent_id = $agent and ($team is null or a.team = $team)
     )"""),
-    "queue": (f"with {QUEUE_VISITS}",
-              "s.session_id in (select session_id from credited_visits where team = $queue)"),
+    "queue": ("", f"s.session_id in ({CREDITED_VISITS})"),
     "funnel": (f"with {funnels.funnel_events(IN_SCOPE)}, {funnels.FUNNEL_OUTCOMES}",
                f"s.session_id in (select o.session_id from funnel_outcomes as o where {funnels.CONVERSION_CONDITION})"),
     "step": (f"with {funnels.funnel_events(STARTED_IN_SCOPE)}, {funnels.STEP_OUTCOMES}",
@@ -112,14 +82,14 @@ DRILLS = {kind: _drill(ctes, condition) for kind, (ctes, condition) in DRILL_CON
 LISTS = {kind: _drill(ctes, condition, ", count(*) over () as matching", f"limit {SHOWN}")
          for kind, (ctes, condition) in DRILL_CONDITIONS.items()}
 
-# The drill's queue visits (of the sessions in scope) beside the queue mart's count for the same days and team.
+# The drill's queue visits (of the sessions in scope) beside all the team's visits of the slice, which
+# differ only when a team filter keeps the sessions that team took part in.
 QUEUE_VISITS_SQL = f"""
-with {QUEUE_VISITS}
 select
-    (select count(*) from credited_visits as c
-     where c.team = $queue and c.session_id in ({IN_SCOPE})) as listed,
-    (select coalesce(sum(queued), 0) from marts.mart_queue_dynamics
-     where day between $first_day and $last_day and team = $queue) as queued
+    count(*) filter (where q.session_id in ({IN_SCOPE})) as listed,
+    count(*) as queued
+from marts.fct_queue_visits as q
+where q.day between $first_day and $last_day and q.team = $queue and {dimensions("q")}
 """
 
 OUTCOMES = {"funnel": funnels.CONVERSION_OUTCOMES, "step": funnels.STEP_OUTCOMES_SHOWN}

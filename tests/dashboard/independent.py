@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 FUNNEL_TYPES = ("funnel.step_viewed", "funnel.completed", "escalation.requested")
 
@@ -71,9 +72,17 @@ def session_funnels(built, sessions: set[str] | None = None) -> list[SessionFunn
     return list(found.values())
 
 
-def queue_visits(built) -> list[tuple[str, date, str]]:
-    """Every pending_agent visit as (session, UTC day of entry, team) by docs/contract.md §6.1.7: the team
-    of the last assignment within the visit, else the to_team of the latest transfer at or before its
+class QueueVisit(NamedTuple):
+    session_id: str
+    day: date
+    team: str
+    dwell_s: float | None
+    next_state: str | None
+
+
+def queue_visits(built) -> list[QueueVisit]:
+    """Every pending_agent visit with the UTC day of its entry and its team by docs/contract.md §6.1.7: the
+    team of the last assignment within the visit, else the to_team of the latest transfer at or before its
     entry, else `unassigned`."""
     assignments, transfers = defaultdict(list), defaultdict(list)
     for session_id, seq, kind, at, team, to_team in built.query(
@@ -81,9 +90,21 @@ def queue_visits(built) -> list[tuple[str, date, str]]:
             "where event_type in ('agent.assigned', 'conversation.transferred') order by event_seq"):
         (assignments if kind == "agent.assigned" else transfers)[session_id].append((seq, at, team or to_team))
     visits = []
-    for session_id, entered, exited in built.query(
-            "select session_id, entered_at, exited_at from marts.fct_state_transitions where state = 'pending_agent'"):
+    for session_id, entered, exited, dwell, next_state in built.query(
+            "select session_id, entered_at, exited_at, dwell_s, next_state from marts.fct_state_transitions "
+            "where state = 'pending_agent'"):
         ending = [team for _, at, team in assignments[session_id] if entered <= at and (exited is None or at <= exited)]
         before = [team for _, at, team in transfers[session_id] if at <= entered]
-        visits.append((session_id, entered.date(), (ending or before or ["unassigned"])[-1]))
+        visits.append(QueueVisit(session_id, entered.date(), (ending or before or ["unassigned"])[-1], dwell,
+                                 next_state))
     return visits
+
+
+def offered_and_answered_within(visits: list[QueueVisit], threshold_s: float,
+                                short_abandon_s: float) -> tuple[int, int, int]:
+    """(offered, answered within the threshold, abandoned) by docs/contract.md §6.2.2: a visit is offered
+    when answered (next state human_active) or abandoned (resolved or expired) after at least
+    `short_abandon_s` in the queue."""
+    answered = [v for v in visits if v.next_state == "human_active"]
+    abandoned = [v for v in visits if v.next_state in ("resolved", "expired") and v.dwell_s >= short_abandon_s]
+    return (len(answered) + len(abandoned), sum(v.dwell_s <= threshold_s for v in answered), len(abandoned))

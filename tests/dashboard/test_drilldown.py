@@ -62,7 +62,7 @@ def test_a_queue_team_day_drills_down_to_the_sessions_of_the_visits_the_mart_cou
     visits = queue_visits(built)
     mart = built.query("select day, team, queued from marts.mart_queue_dynamics order by day, team")
     counted = {}
-    for _, day, team in visits:
+    for _, day, team, *_ in visits:
         counted[day, team] = counted.get((day, team), 0) + 1
     assert sorted((day, team, n) for (day, team), n in counted.items()) == mart  # the rule read right
     service = dashboard.page(f"/service?{whole(built)}")
@@ -71,10 +71,10 @@ def test_a_queue_team_day_drills_down_to_the_sessions_of_the_visits_the_mart_cou
         link = next(href for href in links(service, "queue-table")
                     if f"queue={team}" in href and f"start={day}" in href)
         html = dashboard.page(link)
-        expected = by_start(built, [sid for sid, visit_day, visit_team in visits if (visit_day, visit_team) == (day, team)])
+        expected = by_start(built, [v.session_id for v in visits if (v.day, v.team) == (day, team)])
         assert listed(html) == expected and expected, (day, team)
         assert text(html, "queue-visits") == (f"{fmt.count(queued)} queue visit{'' if queued == 1 else 's'} of these "
-                                              "sessions, as the queue mart counts them."), (day, team)
+                                              "sessions, as the service page counts them."), (day, team)
 
 
 def test_a_funnel_number_drills_down_to_its_sessions(dashboard, built):

@@ -4,10 +4,13 @@ query with the same conditions says."""
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import timedelta
+
 from dashboard import format as fmt
 from dashboard.charts import WEEKDAYS
 from tests.dashboard.html import links, rows, text
-from tests.dashboard.independent import session_funnels
+from tests.dashboard.independent import offered_and_answered_within, queue_visits, session_funnels
 
 TEAM = "billing"
 
@@ -63,6 +66,32 @@ def test_service_page_is_the_service_marts(dashboard, built):
     assert [row[:6] for row in rows(html, "queue-table")] == [
         [fmt.day(d), team, fmt.count(n), fmt.seconds(median), fmt.seconds(p90), fmt.count(ended)]
         for d, team, n, median, p90, ended in queue]
+
+
+def test_service_panels_follow_a_session_dimension_as_the_contract_counts(dashboard, built):
+    """Filtered by channel, the service level grid and the queue table count that channel's queue visits
+    by the contract's rules, read independently (tests/dashboard/independent.py); they differ from the
+    unfiltered marts, so the filter did apply."""
+    channel = "whatsapp"
+    chosen = {sid for (sid,) in built.query("select session_id from marts.fct_sessions where channel = ?", [channel])}
+    visits = [v for v in queue_visits(built) if v.session_id in chosen]
+    html = dashboard.page(f"/service?{whole(built)}&channel={channel}")
+    days = [built.first_day + timedelta(days=n) for n in range((built.last_day - built.first_day).days + 1)]
+    shown = rows(html, "service-grid")[0]
+    assert shown[0] == "All teams" and len(visits) > 20
+    expected = []
+    for day in days:
+        offered, within, abandoned = offered_and_answered_within([v for v in visits if v.day == day], 60, 30)
+        expected.append("–" if not any(v.day == day for v in visits) else f"{fmt.share(within / offered if offered else None, 0)} {fmt.share(abandoned / offered if offered else None, 0)} "
+                        f"abandoned · {fmt.count(offered)} offered")
+    assert [" ".join(cell.split()) for cell in shown[1:]] == expected
+    counted = Counter((v.day, v.team) for v in visits)
+    ended = Counter((v.day, v.team) for v in visits if v.next_state in ("resolved", "expired"))
+    table = [(row[0], row[1], row[2], row[5]) for row in rows(html, "queue-table")]
+    assert table == [(fmt.day(day), team, fmt.count(n), fmt.count(ended[day, team]))
+                     for (day, team), n in sorted(counted.items())]
+    unfiltered = built.query("select day, team, queued from marts.mart_queue_dynamics order by day, team")
+    assert sorted((day, team, n) for (day, team), n in counted.items()) != unfiltered
 
 
 def test_heatmap_over_every_session_is_the_heatmap_mart(dashboard, built):
@@ -162,7 +191,6 @@ def test_filters_change_the_numbers_as_a_query_says(dashboard, built):
         dashboard.page(f"/?{one_day}"), "kpi-sessions")
     assert {row[0] for row in rows(dashboard.page(f"/agents?{base}&team={TEAM}"), "agent-table")} == {TEAM}
     service = dashboard.page(f"/service?{base}&channel=whatsapp")
-    assert "Not filtered by channel" in service
     whatsapp = built.value(f"{started} and s.channel = 'whatsapp'", in_period(built))
     assert f"{whatsapp:,} sessions of the period" in service
 

@@ -2,11 +2,12 @@
   Service level (docs/contract.md §6.2.2): per day, team and threshold, how
   many queue visits were answered within the threshold out of those offered
   (answered, or abandoned after at least `short_abandon_s`), and how many were
-  abandoned, handed back to the bot or are still waiting.
+  abandoned, handed back to the bot or are still waiting. Each visit's
+  outcome is fct_queue_visits'; this model only counts.
 -#}
 
 with visits as (
-    select * from {{ ref('int_queue_visits__attributed') }}
+    select * from {{ ref('fct_queue_visits') }}
 ),
 
 thresholds as (
@@ -18,34 +19,21 @@ thresholds as (
     {%- endfor %}
 ),
 
-classified as (
-    select
-        day,
-        team,
-        dwell_s,
-        next_state = 'human_active' as is_answered,
-        next_state in ({{ quoted(terminal_states()) }}) as is_abandoned,
-        next_state in ({{ quoted(terminal_states()) }}) and dwell_s < {{ var('short_abandon_s') }} as is_short_abandon,
-        next_state = 'bot_active' as is_returned_to_bot,
-        exited_at is null as is_waiting
-    from visits
-),
-
 counted as (
     select
-        classified.day,
-        classified.team,
+        visits.day,
+        visits.team,
         thresholds.threshold_s,
         count(*) as queued,
-        sum(case when is_answered then 1 else 0 end) as answered,
-        sum(case when is_answered and dwell_s <= thresholds.threshold_s then 1 else 0 end) as answered_within,
-        sum(case when is_abandoned then 1 else 0 end) as abandoned,
-        sum(case when is_short_abandon then 1 else 0 end) as short_abandoned,
-        sum(case when is_returned_to_bot then 1 else 0 end) as returned_to_bot,
-        sum(case when is_waiting then 1 else 0 end) as waiting
-    from classified
+        sum(case when outcome = 'answered' then 1 else 0 end) as answered,
+        sum(case when outcome = 'answered' and dwell_s <= thresholds.threshold_s then 1 else 0 end) as answered_within,
+        sum(case when outcome in ('abandoned', 'short_abandon') then 1 else 0 end) as abandoned,
+        sum(case when outcome = 'short_abandon' then 1 else 0 end) as short_abandoned,
+        sum(case when outcome = 'returned_to_bot' then 1 else 0 end) as returned_to_bot,
+        sum(case when outcome = 'waiting' then 1 else 0 end) as waiting
+    from visits
     cross join thresholds
-    group by classified.day, classified.team, thresholds.threshold_s
+    group by visits.day, visits.team, thresholds.threshold_s
 ),
 
 final as (
