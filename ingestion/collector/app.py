@@ -5,7 +5,7 @@ Its routes, with their methods, CORS and OpenAPI descriptions, are the table
 `routes.ROUTES`; each names the `Collector` coroutine that answers it.
 
 Rate limits (token buckets, `ratelimit.py`) run before any body is parsed:
-per API key once the key is valid, per client IP on the webview route and for
+per API key once the key is valid, per client IP on the webview routes and for
 every request that fails authentication; health, metrics and static files are
 not limited.
 """
@@ -15,7 +15,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import parse_qs, urlencode
@@ -27,7 +29,7 @@ from ingestion.collector.commit import CommitHistogram, GroupCommitter, SinkFull
 from ingestion.collector.openapi import render
 from ingestion.collector.ratelimit import THROTTLE_REASONS, Admission, RateLimiter, Throttled
 from ingestion.collector.routes import ROUTES, STATIC_FILES, HTTPError
-from ingestion.collector.tokens import TokenError
+from ingestion.collector.tokens import REASONS as TOKEN_REASONS, TokenError
 from ingestion.contract import WEBVIEW_TYPES, InvalidEvent
 from ingestion.edge import Edge, utc_now_iso
 from ingestion.privacy import pseudonymize
@@ -52,6 +54,9 @@ class Collector:
         self.received = 0
         self.answered = 0
         self.throttled: Counter[str] = Counter({limit: 0 for limit in THROTTLE_REASONS})
+        # Webview requests refused for good (not 429/503, which the tracker retries), by (request, reason).
+        self.webview_refused: Counter[tuple[str, str]] = Counter(
+            {(request, reason): 0 for request in WEBVIEW_REQUESTS for reason in TOKEN_REASONS})
         self.admission = Admission(config.api_keys,
                                    RateLimiter.optional(config.rate_limit_key_rps, config.rate_limit_key_burst),
                                    RateLimiter.optional(config.rate_limit_ip_rps, config.rate_limit_ip_burst))
@@ -303,6 +308,36 @@ class Collector:
         return 200, {"token": token, "url": url, "expires_at": expires}, []
 
     async def _webview(self, scope, receive, headers, origin):
+        with self._webview_refusals("batch"):
+            data = await self._browser_body(scope, receive, headers, origin)
+            if not isinstance(data.get("events"), list) or not data["events"]:
+                raise HTTPError(422, "expected {\"token\": ..., \"events\": [...]}")
+            claims, token = None, data.get("token")
+            if token is not None and not isinstance(token, str):
+                raise HTTPError(422, "invalid token", ["token: expected a string (the handshake token) or null"])
+            if token:
+                claims = self.config.token_keys.verify(token)
+            for i, event in enumerate(data["events"]):
+                if not isinstance(event, dict) or not isinstance(event.get("type"), str) \
+                        or event["type"] not in WEBVIEW_TYPES:
+                    raise HTTPError(422, "invalid event", [f"events[{i}].type: webview events only "
+                                                           f"({', '.join(sorted(WEBVIEW_TYPES))})"])
+            lines = self._lines([webview_event(e, claims) for e in data["events"]])
+        return await self._accept(lines)
+
+    async def _webview_session(self, scope, receive, headers, origin):
+        """A page token for a still-valid link or page token (docs/contract.md §5.2)."""
+        with self._webview_refusals("renewal"):
+            token = (await self._browser_body(scope, receive, headers, origin)).get("token")
+            if not isinstance(token, str) or not token:
+                raise HTTPError(422, "invalid token", ["token: expected a string (a link or page token)"])
+            now = time.time()
+            renewed, expires = self.config.token_keys.renew(token, now)
+        # expires_in, rounded down: the tracker schedules its next renewal from it, whatever its clock says.
+        return 200, {"token": renewed, "expires_at": expires, "expires_in": int(expires - now)}, []
+
+    async def _browser_body(self, scope, receive, headers, origin) -> dict:
+        """The JSON object a browser posted, once its address has room and its origin is allowed."""
         self.admission.ip(scope)
         # Browsers send Origin on same-origin POSTs too: the collector's own
         # pages (the sample webview) are always allowed.
@@ -310,22 +345,23 @@ class Collector:
         if origin and origin != own and origin not in self.config.cors_origins:
             raise HTTPError(403, "origin not allowed")
         data = await self._decode(receive, headers)
-        if not isinstance(data, dict) or not isinstance(data.get("events"), list) or not data["events"]:
-            raise HTTPError(422, "expected {\"token\": ..., \"events\": [...]}")
-        claims, token = None, data.get("token")
-        if token is not None and not isinstance(token, str):
-            raise HTTPError(422, "invalid token", ["token: expected a string (the handshake token) or null"])
-        if token:
-            try:
-                claims = self.config.token_keys.verify(token)
-            except TokenError as exc:
-                raise HTTPError(401, f"handshake token refused: {exc}") from None
-        for i, event in enumerate(data["events"]):
-            if not isinstance(event, dict) or not isinstance(event.get("type"), str) \
-                    or event["type"] not in WEBVIEW_TYPES:
-                raise HTTPError(422, "invalid event", [f"events[{i}].type: webview events only "
-                                                       f"({', '.join(sorted(WEBVIEW_TYPES))})"])
-        return await self._accept(self._lines([webview_event(e, claims) for e in data["events"]]))
+        if not isinstance(data, dict):
+            raise HTTPError(422, "expected a JSON object")
+        return data
+
+    @contextmanager
+    def _webview_refusals(self, request: str):
+        """Count a refused webview request by why (journey_webview_refused_total), so a
+        tracker's refused batch or renewal is never lost unseen; a refused token is a 401."""
+        try:
+            yield
+        except TokenError as exc:
+            self.webview_refused[(request, exc.reason)] += 1
+            raise HTTPError(401, f"handshake token refused: {exc}") from None
+        except HTTPError as err:
+            if err.status not in (429, 503):  # retried by the tracker, not refused
+                self.webview_refused[(request, REJECT_REASONS.get(str(err.status), "other"))] += 1
+            raise
 
     # --- operations ----------------------------------------------------------
 
@@ -368,6 +404,11 @@ class Collector:
                      "Requests answered 429 by a rate limit, by bucket: "
                      "api_key (a valid key or the signed WhatsApp source) or client_ip.",
                      [(f'{{reason="{limit}"}}', n) for limit, n in sorted(self.throttled.items())]),
+            *_family("journey_webview_refused_total", "counter",
+                     "Webview requests refused for good, by request (batch of events, or token renewal) and "
+                     "reason: a refused token (expired, lifetime, invalid, ...) or the status's reason.",
+                     [(f'{{request="{request}",reason="{reason}"}}', n)
+                      for (request, reason), n in sorted(self.webview_refused.items())]),
             *_family("journey_spool_bytes", "gauge", "Bytes in open and sealed, not yet loaded, spool segments.",
                      [("", committer.spool_bytes if committer else 0)]),
             *_family("journey_commit_seconds", "histogram", COMMIT_HELP, commits.samples()),
@@ -382,6 +423,7 @@ def _family(name: str, kind: str, help_text: str, samples) -> list[str]:
     return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *(f"{name}{tail} {v}" for tail, v in samples)]
 
 
+WEBVIEW_REQUESTS = ("batch", "renewal")  # journey_webview_refused_total's `request` label
 WHATSAPP_SOURCE = ("webhook", "whatsapp")  # its bucket; a tuple never equals an API key
 # Health, metrics, documents and static files: their GETs are left out of the request counts.
 OPERATIONAL = frozenset(route.path for route in ROUTES if route.operational)

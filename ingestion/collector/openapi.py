@@ -65,6 +65,10 @@ BODIES = {
 }
 
 
+DURABLE = ("Durable: held by the sink (a spool segment fsynced, or the NATS stream's acknowledgement) "
+           "before this answer.")
+
+
 def _event_components() -> dict[str, dict]:
     """The event model's JSON Schema as components: `Event` and its `$defs`."""
     event_schema = json_schema()
@@ -101,6 +105,14 @@ def components() -> dict[str, dict]:
         "HandshakeResponse": {"type": "object", "required": ["token", "url", "expires_at"], "properties": {
             "token": {"type": "string"}, "url": {"type": "string"}, "expires_at": {"type": "integer"}}},
         "WebviewBatch": _webview_batch(schemas["Event"]),
+        "WebviewSessionRequest": {"type": "object", "required": ["token"], "properties": {
+            "token": {"type": "string", "description": "A still-valid link token (`jt`) or page token."}}},
+        "WebviewSession": {"type": "object", "required": ["token", "expires_at", "expires_in"], "properties": {
+            "token": {"type": "string", "description": "A page token: send it with the next batches, renew it "
+                                                       "before it expires."},
+            "expires_at": {"type": "integer", "description": "Unix seconds."},
+            "expires_in": {"type": "integer", "description": "Seconds from this answer, for a browser whose "
+                                                            "clock is off."}}},
     })
     return schemas
 
@@ -118,8 +130,7 @@ def operation(op: Operation, config: Limits) -> dict:
         schema = BODIES.get(op.body) or _ref(op.body)
         described["requestBody"] = {"required": True, "content": {m: {"schema": schema} for m in op.media}}
     if op.returns:
-        answers = {"200": {"description": "Durable: held by the sink (a spool segment fsynced, or the NATS "
-                                          "stream's acknowledgement) before this answer.",
+        answers = {"200": {"description": DURABLE if op.durable else "Issued; nothing is stored.",
                            "content": {"application/json": {"schema": _ref(op.returns)}}}}
     else:
         answers = {status: {"description": text} for status, text in op.plain}

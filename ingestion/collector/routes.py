@@ -36,7 +36,8 @@ class Operation:
     body: str | None = None            # request body: an `openapi.BODIES` name or a components schema
     media: tuple[str, ...] = ("application/json",)
     parameters: tuple[tuple[str, str, bool], ...] = ()  # (name, "query" or "header", required)
-    returns: str | None = None         # components schema of a durable 200 answer
+    returns: str | None = None         # components schema of the 200 answer
+    durable: bool = True               # whether that 200 means stored (False: a token issued, nothing stored)
     plain: tuple[tuple[str, str], ...] = (("200", "OK"),)  # (status, description) when `returns` is None
     errors: tuple[str, ...] = ()       # error statuses, described by `openapi.errors`
     body_limit: str = "max_body_bytes"  # the `CollectorConfig` field that bounds the request body
@@ -66,6 +67,7 @@ def _post(handler: str, summary: str, **kwargs) -> Operation:
 
 
 WHATSAPP_PATH = "/v1/webhooks/whatsapp"
+BROWSER_MEDIA = ("text/plain", "application/json")  # text/plain: no CORS preflight, and sendBeacon can send it
 STATIC_FILES = {
     "/tracker.js": ("tracker.js", b"application/javascript; charset=utf-8"),
     "/webview/sample.html": ("sample.html", b"text/html; charset=utf-8"),
@@ -77,10 +79,17 @@ ROUTES: tuple[Route, ...] = (
         returns="Accepted", errors=ALL_ERRORS),)),
     Route("/v1/handshake", (_post(
         "_handshake", "Issue a signed, short-lived webview token and URL.", key="apiKey",
-        body="HandshakeRequest", returns="HandshakeResponse", errors=("400", "401", "413", "422", "429")),)),
+        body="HandshakeRequest", returns="HandshakeResponse", durable=False,
+        errors=("400", "401", "413", "422", "429")),)),
     Route("/v1/webview/events", (_post(
         "_webview", "Webview tracker batches; identity from the token, never from the browser.",
-        body="WebviewBatch", media=("text/plain", "application/json"), returns="Accepted", errors=ALL_ERRORS),),
+        body="WebviewBatch", media=BROWSER_MEDIA, returns="Accepted", errors=ALL_ERRORS),),
+        cors=True),
+    Route("/v1/webview/session", (_post(
+        "_webview_session", "Renew a still-valid link or page token: a page token for the same conversation, "
+        "person and audience, never past the visit's lifetime cap.",
+        body="WebviewSessionRequest", media=BROWSER_MEDIA, returns="WebviewSession", durable=False,
+        errors=("400", "401", "413", "422", "429")),),
         cors=True),
     Route(WHATSAPP_PATH, (
         _get("_whatsapp_challenge",

@@ -59,7 +59,8 @@ class CollectorConfig:
                 for name in ("max_body_bytes", "max_event_bytes", "spool_max_bytes", "max_webhook_bytes")}
         return cls(
             api_keys=tuple(source.items("JOURNEY_API_KEYS")),
-            token_keys=_token_keys(",".join(as_items(token_spec)), source.whole("JOURNEY_TOKEN_TTL_S", 900)),
+            token_keys=_token_keys(",".join(as_items(token_spec)), source.whole("JOURNEY_TOKEN_TTL_S", 900),
+                                   source.whole("JOURNEY_TOKEN_MAX_SESSION_S", 12 * 3600)),
             cors_origins=frozenset(source.items("JOURNEY_CORS_ORIGINS")),
             webview_url=source.value("JOURNEY_WEBVIEW_URL", cls.webview_url),
             whatsapp_app_secret=source.value("JOURNEY_WHATSAPP_APP_SECRET", ""),
@@ -70,14 +71,14 @@ class CollectorConfig:
         )
 
 
-def _token_keys(spec: str, ttl_s: int) -> TokenKeys:
+def _token_keys(spec: str, ttl_s: int, max_session_s: int) -> TokenKeys:
     from ingestion.collector.tokens import TokenKeys
 
     try:
-        return TokenKeys.parse(spec, ttl_s)
+        return TokenKeys.parse(spec, ttl_s, max_session_s)
     except ValueError as exc:  # each error names the variable, as every other setting's does
         message = str(exc)
-        raise ValueError(message if "JOURNEY_TOKEN_KEYS" in message else f"JOURNEY_TOKEN_KEYS: {message}") from None
+        raise ValueError(message if "JOURNEY_TOKEN_" in message else f"JOURNEY_TOKEN_KEYS: {message}") from None
 
 
 def _rate(name: str, value: Any) -> float:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from dashboard import format as fmt
-from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS, chromium_or_skip
+from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS, chromium_or_fail
 
 TIMEOUT_MS = 15_000
 LOCAL = "((started_at at time zone 'UTC') at time zone 'Europe/Amsterdam')"  # the heatmap's time zone in the tests
@@ -18,7 +18,7 @@ PAGES = (("Overview", "overview"), ("Service", "service"), ("Self-service", "sel
 
 @pytest.fixture
 def chromium_path() -> str:
-    return chromium_or_skip()
+    return chromium_or_fail()
 
 
 def test_a_manager_walks_through_the_dashboard(chromium_path, dashboard, built):

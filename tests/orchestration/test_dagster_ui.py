@@ -13,7 +13,7 @@ import pytest
 
 from ingestion.simulator import simulate
 from tests.conftest import import_and_run
-from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS, chromium_or_skip
+from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS, chromium_or_fail
 from tests.support.dagster_server import dagster_dev, graphql
 
 TIMEOUT_MS = 60_000
@@ -29,7 +29,7 @@ def built_home(tmp_path):
 def test_asset_graph_and_run_page_render_in_chromium(built_home):
     from playwright.sync_api import sync_playwright
 
-    executable = chromium_or_skip()
+    executable = chromium_or_fail()
     ARTIFACTS.mkdir(exist_ok=True)
     with dagster_dev(built_home) as (url, _):
         runs = graphql(url, "{ runsOrError { ... on Runs { results { runId status jobName } } } }")
