@@ -64,7 +64,7 @@ def simulate_ninety_nine_and_one(work: Path, days: float, sessions_per_day: int,
 
 # Bookkeeping, not data: the incremental build a row came from (an incremental run and a
 # full refresh number their builds differently) and a snapshot's publication record.
-BOOKKEEPING_COLUMN, BOOKKEEPING_TABLE = "upstream_build_seq", "publication"
+BOOKKEEPING_COLUMNS, BOOKKEEPING_TABLE = ("upstream_build_seq", "build_seq"), "publication"
 
 
 def marts_rows(database: Path) -> dict[str, list[tuple]]:
@@ -78,7 +78,7 @@ def marts_rows(database: Path) -> dict[str, list[tuple]]:
                               [BOOKKEEPING_TABLE]).fetchall()
         rows = {}
         for name, names in columns:
-            kept = ", ".join(f'"{c}"' for c in names if c != BOOKKEEPING_COLUMN)
+            kept = ", ".join(f'"{c}"' for c in names if c not in BOOKKEEPING_COLUMNS)
             rows[name] = con.sql(f'select {kept} from marts."{name}" order by all').fetchall()
         return rows
 

@@ -21,6 +21,7 @@ from ingestion.simulator import simulate, write_ndjson
 from orchestration.defs.build import LOAD_AND_TRANSFORM, build_definitions
 from orchestration.defs.checks.assets import build_gx_checks, run_suites
 from orchestration.defs.checks.suites import suite_files, to_gx_suite
+from orchestration.defs.checks.validated import ValidatedThrough, state_path
 from orchestration.defs.dbt.project import DBT_PROJECT_DIR
 from orchestration.defs.serving.assets import SNAPSHOT_KEY
 from orchestration.runner import run_load_and_transform
@@ -202,3 +203,71 @@ def test_a_failed_mart_check_leaves_the_previous_snapshot_byte_for_byte(built, t
     assert outcomes["clean"] == (set(), {SNAPSHOT_KEY})
     assert outcomes["broken"] == ({"gx_fct_sessions"}, set())
     assert snapshots["broken"] == snapshots["clean"]
+
+
+def _stamped(settings: Settings, sql: str) -> None:
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute(sql)
+
+
+def test_a_stamped_mart_is_validated_above_the_last_passing_stamp(built, tmp_path):
+    """fct_session_events stamps each build's rows: a check after a build reads only the rows above
+    the stamp of the last passing check, a failure does not move the stamp, and a check run on its own
+    reads every row."""
+    settings = warehouse_copy(built[0], tmp_path / "home")
+    suite = SUITES["fct_session_events"]
+    validated = ValidatedThrough(tmp_path / "validated.json")
+    [first] = run_suites(settings.warehouse, [suite], validated)
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        rows, stamp = con.execute("select count(*), max(build_seq) from marts.fct_session_events").fetchone()
+    assert first.passed and first.metadata["rows_validated"].value == rows > 1000
+    assert ValidatedThrough(tmp_path / "validated.json").get("fct_session_events") == stamp
+
+    copy_one = ("insert into marts.fct_session_events by name select * replace ({kind} as event_type, "
+                f"{stamp + 1} as build_seq, event_seq + 100000 as event_seq) from marts.fct_session_events limit 1")
+    _stamped(settings, copy_one.format(kind="'bogus.type'"))
+    above = lambda mart: validated.get(mart)  # noqa: E731 (as a check after the mart's build asks)
+    [bad] = run_suites(settings.warehouse, [suite], validated, above)
+    assert not bad.passed and bad.metadata["rows_validated"].value == 1
+    assert "every event_type is one of the wire format's" in bad.metadata["failures"].value
+    assert validated.get("fct_session_events") == stamp  # not moved by a failure
+
+    _stamped(settings, f"delete from marts.fct_session_events where build_seq = {stamp + 1}")
+    _stamped(settings, copy_one.format(kind="event_type"))
+    [good] = run_suites(settings.warehouse, [suite], validated, above)
+    assert good.passed and good.metadata["rows_validated"].value == 1
+    assert validated.get("fct_session_events") == stamp + 1
+
+    _stamped(settings, "update marts.fct_session_events set event_type = 'bogus.type' where rowid = 0")
+    [old_bad] = run_suites(settings.warehouse, [suite], validated)  # a check on its own: every row
+    assert not old_bad.passed and old_bad.metadata["rows_validated"].value == rows + 1
+
+
+def test_a_second_run_validates_only_the_event_rows_it_wrote(built, tmp_path):
+    """Through Dagster: the second run of the same warehouse (which loads only the TTL worker's
+    expiry events) checks the event mart's rows it rewrote, stamped above the first run's pass, not
+    the whole mart, while a table mart's check still reads all of it."""
+    settings, _, _ = built
+    home = tmp_path / "home"
+    shutil.copytree(settings.home, home)
+    before = ValidatedThrough(state_path(home)).get("fct_session_events")
+    assert before is not None
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("JOURNEY_HOME", str(home))
+        env.setenv("DAGSTER_HOME", str(home / "dagster"))
+        env.setenv("JOURNEY_WAREHOUSE", str(home / "warehouse.duckdb"))
+        summary = run_load_and_transform(Settings.from_env())
+        with dg.DagsterInstance.get() as instance:
+            records = instance.all_logs(summary.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    metadata = {r.dagster_event.event_specific_data.check_name: r.dagster_event.event_specific_data.metadata
+                for r in records}
+    assert summary.success
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        total, rewritten, stamp = con.execute(
+            "select count(*), count(*) filter (where build_seq > ?), max(build_seq) from marts.fct_session_events",
+            [before]).fetchone()
+        sessions = con.execute("select count(*) from marts.fct_sessions").fetchone()[0]
+    assert metadata["gx_fct_session_events"]["rows_validated"].value == rewritten < total / 2
+    assert f"build_seq > {before}" in metadata["gx_fct_session_events"]["rows_read"].value
+    assert ValidatedThrough(state_path(home)).get("fct_session_events") == stamp
+    assert metadata["gx_fct_sessions"]["rows_validated"].value == sessions

@@ -10,6 +10,8 @@
 
   Incremental like the session-level models it sits beside: a run replaces the rows of
   the conversations `int_sessions__bounded` rebuilt (dbt_project.yml, macros/incremental.sql).
+  Its own `build_seq` stamps the rows a run wrote, so the quality checks validate only
+  those (orchestration/defs/checks/validated.py).
 -#}
 
 with events as (
@@ -41,7 +43,8 @@ final as (
         cast(step as varchar) as step,
         step_index,
         is_webview,
-        {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq
+        {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq,
+        {{ next_build_seq() }} as build_seq
     from events
 )
 

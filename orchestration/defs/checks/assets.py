@@ -11,7 +11,7 @@ within one run: a job that builds the report alone does not run these checks.
 """
 
 # No `from __future__ import annotations`: Dagster reads the context annotation at definition.
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +19,7 @@ import duckdb
 
 from ingestion.settings import Settings
 from orchestration.defs.checks.suites import SuiteFile, suite_files
+from orchestration.defs.checks.validated import STAMP_COLUMN, ValidatedThrough, state_path
 from orchestration.defs.checks.validation import Validator
 from orchestration.defs.policies import DUCKDB_POOL
 
@@ -46,49 +47,80 @@ def build_gx_checks(settings: Settings) -> dg.AssetChecksDefinition:
     )
     def gx_suites(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
         selected = {key.name for key in context.selected_asset_check_keys}
-        yield from run_suites(settings.warehouse, [s for s in suites if check_name(s) in selected])
+        validated = ValidatedThrough(state_path(settings.home))
+
+        def since(mart: str) -> int | None:
+            """The stamp above which rows are new, when this run built the mart; else None (read all)."""
+            stamp = validated.get(mart)
+            if stamp is None:
+                return None
+            built = context.instance.get_latest_materialization_event(dg.AssetKey(["marts", mart]))
+            return stamp if built is not None and built.run_id == context.run.run_id else None
+
+        yield from run_suites(settings.warehouse, [s for s in suites if check_name(s) in selected],
+                              validated, since)
 
     return gx_suites
 
 
-def run_suites(warehouse: Path, suites: Iterable[SuiteFile]) -> Iterator[dg.AssetCheckResult]:
+def run_suites(warehouse: Path, suites: Iterable[SuiteFile], validated: ValidatedThrough | None = None,
+               since: Callable[[str], int | None] = lambda mart: None) -> Iterator[dg.AssetCheckResult]:
     """One result per suite, each on a read-only connection (inside the pool, so no
-    writer holds the file) that hands GX only the columns its suite names."""
+    writer holds the file) that hands GX only the columns its suite names. A mart
+    stamped per build (`validated.py`) is read above `since(mart)` when that is
+    not None, and a pass is recorded in `validated`."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         validator = Validator()
         for suite in suites:
-            frame = read_mart(con, suite)
+            stamped = STAMP_COLUMN in mart_columns(con, suite.mart)
+            above = since(suite.mart) if stamped else None
+            through = con.execute(f'select max({STAMP_COLUMN}) from marts."{suite.mart}"').fetchone()[0] \
+                if stamped else None
+            frame = read_mart(con, suite, above)
             verdict = validator.validate(frame, suite)
-            failed = len(verdict.failures)
-            yield dg.AssetCheckResult(
-                asset_key=dg.AssetKey(["marts", suite.mart]),
-                check_name=check_name(suite),
-                passed=verdict.passed,
-                severity=dg.AssetCheckSeverity.ERROR,
-                description=(f"all {verdict.evaluated} expectations hold" if verdict.passed else
-                             f"{failed} of {verdict.evaluated} expectations failed: see `failures`"),
-                metadata={
-                    "suite": f"expectations/{suite.path.name}",
-                    "rows_validated": len(frame),
-                    "columns_read": len(frame.columns),
-                    "expectations_evaluated": verdict.evaluated,
-                    "expectations_failed": failed,
-                    "failures": dg.MetadataValue.md(
-                        "\n".join(f"- {f}" for f in verdict.failures) or "none"),
-                },
-            )
+            if verdict.passed and stamped and validated is not None:
+                validated.passed(suite.mart, through)
+            yield _result(suite, verdict, len(frame), len(frame.columns), above)
 
 
-def read_mart(con: duckdb.DuckDBPyConnection, suite: SuiteFile):
-    """The mart's rows with only the columns the suite names (GX reads frames, not
-    DuckDB): a wide mart costs what its checks need, plus the suite's derived columns.
-    A named column the mart lacks is left out for GX to report as missing; with none
-    named, the first column keeps the row count."""
-    present = [r[0] for r in con.execute(
+def _result(suite: SuiteFile, verdict, rows: int, columns: int, above: int | None) -> dg.AssetCheckResult:
+    failed = len(verdict.failures)
+    return dg.AssetCheckResult(
+        asset_key=dg.AssetKey(["marts", suite.mart]),
+        check_name=check_name(suite),
+        passed=verdict.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(f"all {verdict.evaluated} expectations hold" if verdict.passed else
+                     f"{failed} of {verdict.evaluated} expectations failed: see `failures`"),
+        metadata={
+            "suite": f"expectations/{suite.path.name}",
+            "rows_validated": rows,
+            "rows_read": "every row" if above is None else f"rows with {STAMP_COLUMN} > {above} (written since "
+                                                           "the last passing check)",
+            "columns_read": columns,
+            "expectations_evaluated": verdict.evaluated,
+            "expectations_failed": failed,
+            "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in verdict.failures) or "none"),
+        },
+    )
+
+
+def mart_columns(con: duckdb.DuckDBPyConnection, mart: str) -> list[str]:
+    return [r[0] for r in con.execute(
         "select column_name from duckdb_columns() where database_name = current_database() "
-        "and schema_name = 'marts' and table_name = ? order by column_index", [suite.mart]).fetchall()]
+        "and schema_name = 'marts' and table_name = ? order by column_index", [mart]).fetchall()]
+
+
+def read_mart(con: duckdb.DuckDBPyConnection, suite: SuiteFile, above: int | None = None):
+    """The mart's rows (those stamped above `above`, when given) with only the columns the
+    suite names (GX reads frames, not DuckDB): a wide mart costs what its checks need, plus
+    the suite's derived columns. A named column the mart lacks is left out for GX to report
+    as missing; with none named, the first column keeps the row count."""
+    present = mart_columns(con, suite.mart)
     if not present:
         raise ValueError(f"marts.{suite.mart} is not in the warehouse: has the dbt build created it?")
     columns = [f'"{c}"' for c in present if c in suite.columns] or [f'"{present[0]}"']
     columns += [f'({expression}) as "{name}"' for name, expression in suite.derived_columns.items()]
-    return con.sql(f'select {", ".join(columns)} from marts."{suite.mart}"').df()
+    where = "" if above is None else f" where {STAMP_COLUMN} > $above"
+    return con.execute(f'select {", ".join(columns)} from marts."{suite.mart}"{where}',
+                       {} if above is None else {"above": above}).df()
