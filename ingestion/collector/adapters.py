@@ -22,9 +22,11 @@ def as_list(value: Any) -> list:
 
 
 def _epoch_to_rfc3339(value: Any) -> str | None:
+    """None (the event is then quarantined) for anything but epoch seconds of a representable
+    time; beyond the platform's `time_t` the C library answers EOVERFLOW, an OSError."""
     try:
         return datetime.fromtimestamp(int(value), tz=timezone.utc).isoformat()
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, OSError):
         return None
 
 

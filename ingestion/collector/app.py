@@ -12,6 +12,7 @@ not limited.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -26,6 +27,7 @@ import orjson
 
 from ingestion.collector.adapters import SEGMENT_PATHS, segment_calls, segment_event, webview_event, whatsapp_events
 from ingestion.collector.commit import CommitHistogram, GroupCommitter, SinkFull
+from ingestion.collector.deadlines import header_deadline
 from ingestion.collector.openapi import render
 from ingestion.collector.ratelimit import THROTTLE_REASONS, Admission, RateLimiter, Throttled
 from ingestion.collector.routes import ROUTES, STATIC_FILES, HTTPError
@@ -64,6 +66,9 @@ class Collector:
         self._handlers = {(op.method, route.path): (getattr(self, op.handler), op.key is not None)
                           for route in ROUTES for op in route.operations}
         self._handlers.update({("OPTIONS", route.path): (self._preflight, False) for route in ROUTES if route.cors})
+        # (method, path) -> the most bytes its request body may have (the route's `body_limit` setting)
+        self._body_limits = {(op.method, route.path): getattr(config, op.body_limit)
+                             for route in ROUTES for op in route.operations}
         self._allow = {route.path: route.allow for route in ROUTES}
         self._cors_methods = {route.path: route.allow for route in ROUTES if route.cors}
         self._openapi_doc: bytes | None = None
@@ -124,21 +129,26 @@ class Collector:
                                 *headers]})
         await send({"type": "http.response.body", "body": raw})
 
-    async def _read_body(self, receive, headers: dict[bytes, bytes], limit: int | None = None) -> bytes:
-        limit = limit or self.config.max_body_bytes
+    async def _read_body(self, scope, receive, headers: dict[bytes, bytes]) -> bytes:
+        limit = self._body_limits[scope["method"], scope["path"]]
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             raise HTTPError(413, f"request body over {limit} bytes")
         chunks, size = [], 0
-        while True:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise HTTPError(413, f"request body over {limit} bytes")
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                return b"".join(chunks)
+        try:
+            async with asyncio.timeout(self.config.client_timeout_s):  # a slow client (deadlines.py)
+                while True:
+                    message = await receive()
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:
+                        raise HTTPError(413, f"request body over {limit} bytes")
+                    chunks.append(chunk)
+                    if not message.get("more_body"):
+                        return b"".join(chunks)
+        except TimeoutError:
+            raise HTTPError(408, f"request body not received within {self.config.client_timeout_s:g} s",
+                            headers=[(b"connection", b"close")]) from None
 
     # --- routing (the table is routes.ROUTES) ---------------------------------
     # Each route's coroutine takes (scope, receive, headers, origin) and returns
@@ -164,14 +174,14 @@ class Collector:
         return 204, (b"", b"text/plain"), []
 
     async def _events(self, scope, receive, headers, origin):
-        body = await self._read_body(receive, headers)
+        body = await self._read_body(scope, receive, headers)
         return await self._accept(self._lines(self._events_of(self._loads(body))))
 
     async def _whatsapp(self, scope, receive, headers, origin):
-        # The signature covers the body, so it is read (up to 4 MB) first; an
+        # The signature covers the body, so it is read (up to its route's limit) first; an
         # address whose bucket failed signatures emptied is refused before that.
         self.admission.ip_has_room(scope)
-        body = await self._read_body(receive, headers, self.config.max_webhook_bytes)
+        body = await self._read_body(scope, receive, headers)
         problem = self._whatsapp_signature_problem(headers, body)
         self.admission.proven(scope, None if problem else WHATSAPP_SOURCE)
         if problem:
@@ -181,7 +191,7 @@ class Collector:
     async def _segment(self, scope, receive, headers, origin):
         """Refused events of a Segment call are quarantined, but a body that is
         no Segment call at all is a client bug to answer, not to store nothing for."""
-        path, data = scope["path"], await self._decode(receive, headers)
+        path, data = scope["path"], await self._decode(scope, receive, headers)
         if not isinstance(data, dict):
             raise HTTPError(422, "expected a Segment call: a JSON object")
         if SEGMENT_PATHS[path] is None and not isinstance(data.get("batch"), list):
@@ -190,8 +200,8 @@ class Collector:
         status, result, extra = await self._accept_mapped([segment_event(c) for c in calls], "segment")
         return status, {"success": True, **result}, extra
 
-    async def _decode(self, receive, headers) -> Any:
-        return self._loads(await self._read_body(receive, headers))
+    async def _decode(self, scope, receive, headers) -> Any:
+        return self._loads(await self._read_body(scope, receive, headers))
 
     @staticmethod
     def _loads(body: bytes) -> Any:
@@ -204,7 +214,7 @@ class Collector:
         if isinstance(data, dict) and "events" in data and "event_id" not in data:
             events = data["events"]
             if not isinstance(events, list) or not events:
-                raise HTTPError(422, "events: expected a non-empty list of events")
+                raise HTTPError(422, "invalid batch", ["events: expected a non-empty list of events"])
             return events
         return [data]
 
@@ -291,7 +301,7 @@ class Collector:
     # --- handshake and webview -----------------------------------------------
 
     async def _handshake(self, scope, receive, headers, origin):
-        data = await self._decode(receive, headers)
+        data = await self._decode(scope, receive, headers)
         if not isinstance(data, dict):
             raise HTTPError(422, "expected a JSON object")
         problems = [f"{name}: field required (1-128 characters)" for name in ("conversation_id", "channel_user_id")
@@ -344,7 +354,7 @@ class Collector:
         own = f"{scope.get('scheme', 'http')}://{headers.get(b'host', b'').decode('latin-1')}"
         if origin and origin != own and origin not in self.config.cors_origins:
             raise HTTPError(403, "origin not allowed")
-        data = await self._decode(receive, headers)
+        data = await self._decode(scope, receive, headers)
         if not isinstance(data, dict):
             raise HTTPError(422, "expected a JSON object")
         return data
@@ -431,7 +441,8 @@ COMMIT_HELP = ("Time of one group commit, the sink's append: write + fsync of th
                "publish + PubAck of every record on NATS JetStream.")
 FSYNC_HELP = "Time of one group commit (write + fsync); the same as journey_commit_seconds, under its first name."
 REJECT_REASONS = {"400": "malformed_json", "401": "unauthorized", "403": "forbidden", "404": "no_route",
-                  "405": "method", "413": "too_large", "422": "invalid_event", "503": "spool_unavailable"}
+                  "405": "method", "408": "too_slow", "413": "too_large", "422": "invalid_event",
+                  "503": "spool_unavailable"}
 
 
 def serve(host: str, port: int) -> None:
@@ -449,6 +460,6 @@ def serve(host: str, port: int) -> None:
     if config.generated_token_key:
         log.warning("JOURNEY_TOKEN_KEYS unset: handshake tokens use a key that dies with this process")
     uvicorn.run(Collector(settings, config), host=host, port=port, log_level="info",
-                loop="uvloop", http="httptools", lifespan="on", access_log=False)
+                loop="uvloop", http=header_deadline(config.client_timeout_s), lifespan="on", access_log=False)
 
 

@@ -42,6 +42,9 @@ class CollectorConfig:
     rate_limit_key_burst: float = 10000.0
     rate_limit_ip_rps: float = 50.0
     rate_limit_ip_burst: float = 100.0
+    # Seconds a client has for its request headers, then as many for its body (ingestion/collector/deadlines.py):
+    # a phone on a poor network sends 512 KB well within it, a slowloris client is cut off.
+    client_timeout_s: float = 20.0
     generated_token_key: bool = False
 
     @classmethod
@@ -67,6 +70,7 @@ class CollectorConfig:
             whatsapp_verify_token=source.value("JOURNEY_WHATSAPP_VERIFY_TOKEN", ""),
             **size,
             **{name: _rate(name, source.value(f"JOURNEY_{name.upper()}", getattr(cls, name))) for name in RATES},
+            client_timeout_s=source.number("JOURNEY_CLIENT_TIMEOUT_S", cls.client_timeout_s),
             generated_token_key=generated,
         )
 

@@ -1,5 +1,8 @@
-"""Bad input: the event model under Hypothesis, the collector under Schemathesis
-(generated from its own OpenAPI document), and hostile bodies over real HTTP.
+"""Bad input: the event model under Hypothesis, labelled events over the wire to a
+real collector on loopback, and hostile bodies over real HTTP. (The collector
+against its OpenAPI document: test_fuzz_openapi.py; each route under labelled
+traffic in process: test_fuzz_events.py; limits: test_limits.py; slow clients:
+test_slow_clients.py.)
 
 The promise tested everywhere is docs/contract.md §9.3: a clear 4xx naming a field, or a
 valid event, never a crash and never a 5xx.
@@ -8,62 +11,45 @@ valid event, never a crash and never a 5xx.
 from __future__ import annotations
 
 import json
-import re
 import signal
 import socket
 from datetime import datetime, timedelta, timezone
 
 import duckdb
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from ingestion.collector.openapi import OPENAPI_PATH
 from ingestion.contract import EVENT_TYPES, InvalidEvent, parse_event
 from ingestion.edge import Edge
 from ingestion.importer import import_files
 from ingestion.settings import CollectorConfig
+from tests.collector.fuzzing import EXAMPLES, PROBLEM, PROPERTY, events_property, spool_keys
+from tests.collector.strategies import labelled_event
 from tests.conftest import event, write_lines
 from tests.support.collector_server import CollectorProcess, request
 
-SCHEMA = schemathesis.openapi.from_path(OPENAPI_PATH)
-# `events[3].properties.score: ...`, `occurred_at: ...`, `type: ...`
-PROBLEM = re.compile(r"^(events\[\d+\]\.)?[A-Za-z_][\w.]*(\[\d+\])?[\w.]*: .+")
 MAX_BODY = CollectorConfig.max_body_bytes
-FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
-# The module's collector (tests/collector/conftest.py). Schemathesis probes every operation
-# without and with a wrong key, hundreds of failed authentications from one address: the
-# per-IP limit would rightly answer 429, which its `ignored_auth` check does not take for
-# "auth enforced". The limiter still runs, with a burst the fuzzing never spends
-# (tests/collector/test_rate_limit.py).
-COLLECTOR_ENV = {"JOURNEY_RATE_LIMIT_IP_BURST": str(10 ** 6)}
+FUZZ = PROPERTY
 
 
-# --- the collector against its own OpenAPI document ----------------------------
+# --- labelled events over the wire ----------------------------------------------
 
-@SCHEMA.parametrize()
-@FUZZ
-def test_collector_conforms_to_its_openapi_document(case, collector):
-    """No 5xx, documented status codes, content types and bodies, negative data refused.
+def test_labelled_batches_over_loopback_are_acknowledged_exactly_when_valid(tmp_path):
+    """The in-process properties' check (tests/collector/fuzzing.py) through uvicorn's HTTP parser and a
+    socket per request; every acknowledged event is then in the spool once per acknowledgement."""
+    collector = CollectorProcess(tmp_path).start()
 
-    Positive acceptance is left out: the contract has rules JSON Schema does not
-    carry (a human message needs `actor.id`, `identify` two identifiers, no
-    `occurred_at` far ahead of the clock); such refusals must still name a field.
-    """
-    excluded = [positive_data_acceptance]
-    if case.path == "/v1/webview/events":
-        # A browser's `identity` and `conversation_id` are replaced from the token
-        # (docs/decisions.md), so a bad shape there is dropped, not refused.
-        excluded.append(negative_data_rejection)
-    response = case.call_and_validate(base_url=collector.url,
-                                      headers={"Authorization": f"Bearer {collector.api_key}"},
-                                      excluded_checks=excluded)
-    if response.status_code == 422:
-        body = response.json()
-        assert body["error"] and all(PROBLEM.match(p) for p in body.get("problems", [])), body
-    assert request("GET", collector.url + "/healthz").status == 200
+    def post(body) -> tuple[int, dict]:
+        answer = collector.post("/v1/events", body)
+        return answer.status, answer.json()
+
+    try:
+        tally, acknowledged = events_property(post, "/v1/events over loopback")
+    finally:
+        collector.kill(signal.SIGTERM)
+    tally.report(EXAMPLES)
+    assert spool_keys(collector.home) == acknowledged
 
 
 # --- the event model under Hypothesis -----------------------------------------
@@ -102,6 +88,19 @@ def test_parse_event_gives_a_verdict_or_names_a_field(data):
         assert parse_event(data) is data
     except InvalidEvent as exc:
         assert exc.problems and all(PROBLEM.match(p) for p in exc.problems), exc.problems
+
+
+@given(labelled_event())
+@FUZZ
+def test_parse_event_agrees_with_the_contract_as_the_strategies_write_it(labelled):
+    """The labels of tests/collector/strategies.py, written from docs/contract.md §2, are the verdict."""
+    ahead = datetime.now(timezone.utc) + timedelta(seconds=3600)
+    try:
+        parse_event(labelled.data, ahead)
+    except InvalidEvent as exc:
+        assert not labelled.valid and all(PROBLEM.match(p) for p in exc.problems), (labelled, exc.problems)
+    else:
+        assert labelled.valid, labelled
 
 
 @given(TIMESTAMPS)

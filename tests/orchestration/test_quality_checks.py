@@ -8,6 +8,8 @@ and column a corrupted mart breaks, and keep a failed mart out of the serving sn
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -271,3 +273,14 @@ def test_a_second_run_validates_only_the_event_rows_it_wrote(built, tmp_path):
     assert f"build_seq > {before}" in metadata["gx_fct_session_events"]["rows_read"].value
     assert ValidatedThrough(state_path(home)).get("fct_session_events") == stamp
     assert metadata["gx_fct_sessions"]["rows_validated"].value == sessions
+
+
+def test_the_checks_load_gx_without_pyspark_even_under_python_c():
+    """With the `spark` extra installed GX would import pyspark, whose doctest guard ends a
+    `python -c` process silently; the checks hide it from GX (orchestration/defs/checks/gx.py)."""
+    code = ("import sys\nfrom orchestration.defs.checks.validation import Validator\nValidator()\n"
+            "print('loaded; pyspark imported:', 'pyspark' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=DBT_PROJECT_DIR.parent, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and done.stdout.strip().splitlines()[-1:] == ["loaded; pyspark imported: False"], \
+        done.stdout + done.stderr

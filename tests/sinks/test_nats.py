@@ -21,13 +21,13 @@ from ingestion.sinks import SinkConfig, SinkUnavailable, fetch, open_sink
 from ingestion.spool import encode
 from tests.conftest import event, raw_event_ids, run_journey
 from tests.support.collector_server import CollectorProcess, free_port
-from tests.support.nats_server import NatsServer, nats_server_or_skip
+from tests.support.nats_server import NatsServer, nats_server_or_fail
 from tests.truth.compare import GRAINS, mart_mismatches, session_mismatches
 
 
 @pytest.fixture
 def nats_server(tmp_path):
-    server = NatsServer(nats_server_or_skip(), tmp_path / "nats").start()
+    server = NatsServer(nats_server_or_fail(), tmp_path / "nats").start()
     yield server
     server.stop()
 

@@ -72,8 +72,9 @@ def suite_files(directory: Path = SUITES_DIR) -> list[SuiteFile]:
 def to_gx_suite(suite: SuiteFile) -> gx.ExpectationSuite:
     """GX logs and drops an invalid expectation instead of raising, so a typo
     would quietly check less than the file says: such a suite is refused."""
-    import great_expectations as gx
+    from orchestration.defs.checks.gx import import_gx
 
+    gx = import_gx()
     loaded = gx.ExpectationSuite(**suite.config)
     if len(loaded.expectations) != suite.declared_count:
         raise ValueError(

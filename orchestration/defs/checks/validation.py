@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from orchestration.defs.checks.gx import import_gx
 from orchestration.defs.checks.suites import SuiteFile, to_gx_suite
 
 # Not what is expected: bookkeeping, or shown in words (the row condition).
@@ -34,7 +34,7 @@ def import_in_background() -> None:
     by the checks' own."""
     def load() -> None:
         with contextlib.suppress(Exception):
-            importlib.import_module("great_expectations")
+            import_gx()
 
     threading.Thread(target=load, name="import-great-expectations", daemon=True).start()
 
@@ -44,7 +44,7 @@ class Validator:
     costs about as much as validating a mart, so it is made once."""
 
     def __init__(self) -> None:
-        import great_expectations as gx
+        gx = import_gx()
         from great_expectations.data_context.types.base import (
             DataContextConfig,
             InMemoryStoreBackendDefaults,
