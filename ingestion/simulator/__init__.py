@@ -17,7 +17,10 @@ anonymous id.
 The parts: `generate` (journeys to distinct events: `timeline` holds the moves,
 `bot`, `webview` and `agents` the flows of a session, `people` who chats) and
 `faults` (delivery: duplicates, disorder, lateness, batches). `Simulation.events`
-is in delivery order: batch 0 first, and `batches` is non-decreasing.
+is in delivery order: batch 0 first, and `batches` is non-decreasing. `realism`
+holds the optional cases real traffic adds (ties, skewed browser clocks, queue
+waits past the TTL, days-late deliveries, ...), off unless `simulate(realism=...)`
+turns them on.
 
 Only the standard library is used. Run ``python -m ingestion.simulator --help``
 to write the batches as NDJSON files.

@@ -9,17 +9,32 @@ docs/contract.md §6.2.1).
 from __future__ import annotations
 
 from ingestion.simulator.records import Conversation
-from ingestion.simulator.timeline import Timeline
+from ingestion.simulator.timeline import PeriodOver, Timeline
 from ingestion.simulator.world import (
     AGENTS, BOT, DEPARTMENT_OF_TEAM, MINUTE, ROUTER, SECOND, TEAM_OF_AGENT, TEAM_OF_DEPARTMENT, TEAMS,
     agents_online, human as human_actor,
 )
 
 
-def hand_off(tl: Timeline, c: Conversation) -> str:
-    """The bot hands the session to the agents' queue."""
-    tl.state(c, "pending_agent", tl.rng.randint(1, 4) * SECOND, BOT, "handoff")
+def hand_off(tl: Timeline, c: Conversation, gap_ms: int, note: bool = False) -> str:
+    """The bot hands the session to the agents' queue (with `note`, says so in a message)."""
+    if agents_online(c.t) and tl.cases.chance("tied_times", 0.2):
+        return _instant_pickup(tl, c, gap_ms)
+    tl.state(c, "pending_agent", gap_ms, BOT, "handoff")
+    if note:
+        tl.out_msg(c, tl.rng.randint(1, 3) * SECOND, BOT)
     return queue(tl, c)
+
+
+def _instant_pickup(tl: Timeline, c: Conversation, gap_ms: int) -> str:
+    """Queued, assigned and picked up in one millisecond: a queue visit of no length, whose order
+    against the pick-up only the event ids tell."""
+    agent = tl.rng.choice(AGENTS[TEAM_OF_DEPARTMENT[c.dept]])
+    tl.tie(c, gap_ms, 3)
+    tl.state(c, "pending_agent", 0, BOT, "handoff")
+    tl.assign(c, agent, 0)
+    tl.state(c, "human_active", 0, ROUTER, "assigned")
+    return human(tl, c, agent)
 
 
 def queue(tl: Timeline, c: Conversation) -> str:
@@ -66,13 +81,33 @@ def _wait_for_agent(tl: Timeline, c: Conversation, team: str, r: float) -> str:
         quick = rng.random() < 0.6                # most within seconds: a short abandon
         tl.user_msg(c, tl.ln(6, 0.5) if quick else tl.ln(120, 1.0))
         return tl.resolve(c, tl.ln(5, 0.5) if quick else tl.ln(60, 1.0), ROUTER, "user_cancelled")
+    if tl.cases.chance("queue_past_ttl", 0.05):
+        return _picked_up_after_ttl(tl, c, team)
     wait = queue_wait(tl, c.t)
     agent = rng.choice(AGENTS[team])
+    if tl.cases.chance("concurrent_agents", 0.3):
+        agent = AGENTS[team][0]                   # the team's lead takes many chats at once
     pre = rng.randint(1, 3) * SECOND
     if rng.random() < 0.25 and wait > 5 * MINUTE:   # a nudge while waiting
         tl.user_msg(c, wait // 2)
         wait -= wait // 2
     tl.pick_up(c, agent, wait, pre)
+    return human(tl, c, agent)
+
+
+def _picked_up_after_ttl(tl: Timeline, c: Conversation, team: str) -> str:
+    """Nobody takes the chat for longer than the TTL: the session expires in the queue at its last
+    activity plus the TTL; the late assignment is attached to it, and the pick-up opens the next
+    session, in human_active (docs/contract.md §4.6)."""
+    agent = tl.rng.choice(AGENTS[team])
+    t = c.latest + tl.ttl + tl.ln(2 * 3600, 0.8) + SECOND
+    picked = t + tl.rng.randint(1, 3) * SECOND
+    if picked >= tl.horizon:
+        raise PeriodOver
+    tl.out.emit(t, "agent.assigned", {"agent_id": agent, "team": team}, c.cid, None, ROUTER)
+    c.sess.assigns.append((t, agent, team))
+    tl.open_by_state(c, picked, "human_active", ROUTER, "assigned")
+    tl.cases.count("queue_past_ttl")
     return human(tl, c, agent)
 
 
@@ -120,6 +155,7 @@ def _transfer(tl: Timeline, c: Conversation, agent: str) -> str | None:
         tl.assign(c, to_agent, rng.randint(1, 5) * SECOND)
         if rng.random() < 0.5:
             tl.state(c, "human_active", rng.randint(1, 3) * SECOND, ROUTER, "transfer")
+        _previous_agent_writes(tl, c, agent)
         return to_agent
     tl.state(c, "pending_agent", rng.randint(1, 3) * SECOND, ROUTER, "transfer")
     wait = min(queue_wait(tl, c.t), tl.ln(240, 1.0)) if agents_online(c.t) else queue_wait(tl, c.t)
@@ -127,7 +163,15 @@ def _transfer(tl: Timeline, c: Conversation, agent: str) -> str | None:
     if rng.random() < 0.05:
         return None
     tl.pick_up(c, to_agent, wait, pre)
+    _previous_agent_writes(tl, c, agent)
     return to_agent
+
+
+def _previous_agent_writes(tl: Timeline, c: Conversation, agent: str):
+    """The agent who handed the session on writes once more after the new one took it."""
+    if tl.cases.chance("transfers", 0.3):
+        tl.out_msg(c, tl.ln(25, 0.8), human_actor(agent))
+        tl.cases.count("previous_agent_writes")
 
 
 def _transferred(tl: Timeline, c: Conversation, agent: str) -> tuple[str, bool]:
@@ -137,6 +181,10 @@ def _transferred(tl: Timeline, c: Conversation, agent: str) -> tuple[str, bool]:
     team = TEAM_OF_AGENT[agent]
     to_team = _to_team(tl, c, team)
     to_agent = rng.choice(tuple(a for a in AGENTS[to_team] if a != agent))
+    back = next((a for _, a, t in c.sess.assigns if t == to_team and a != agent), None)
+    if back is not None and any(f == to_team for _, f, _ in c.sess.transfers) and tl.cases.chance("transfers", 0.7):
+        to_agent = back                            # A→B→A: back to the very agent who handed it on
+        tl.cases.count("transfer_back_to_agent")
     if rng.random() < 0.6:
         tl.out_msg(c, tl.ln(20, 0.7), human_actor(agent))   # "transferring you"
     props = {"from_team": team, "to_team": to_team, "from_agent_id": agent}
@@ -171,6 +219,14 @@ def _to_team(tl: Timeline, c: Conversation, team: str) -> str:
 def _agent_ends(tl: Timeline, c: Conversation, agent: str) -> str:
     rng = tl.rng
     r = rng.random()
+    if r < 0.80 and tl.cases.chance("tied_times", 0.1):
+        # A lead takes the chat over and closes it in the same millisecond: the close credits the
+        # lead only because the assignment comes first in event order (docs/contract.md §6.1.5).
+        lead = next(a for a in AGENTS[TEAM_OF_AGENT[agent]] if a != agent)
+        tl.tie(c, tl.ln(40, 0.9), 2)
+        tl.assign(c, lead, 0)
+        tl.state(c, "resolved", 0, human_actor(lead), "closed_by_lead")
+        return tl.after_resolved(c)
     if r < 0.80:
         tl.state(c, "resolved", tl.ln(40, 0.9), human_actor(agent), "resolved_by_agent")
         if rng.random() < 0.1:                     # closing note after resolving

@@ -6,7 +6,7 @@ expires one TTL after its last activity unless the conversation is reopened befo
 
 from __future__ import annotations
 
-from ingestion.simulator.agents import human, queue
+from ingestion.simulator.agents import hand_off, human, queue
 from ingestion.simulator.records import Conversation
 from ingestion.simulator.timeline import Timeline
 from ingestion.simulator.webview import webview
@@ -75,7 +75,5 @@ def _bot_ends(tl: Timeline, c: Conversation) -> str:
     if r < 0.85:
         if rng.random() < 0.7:
             tl.user_msg(c, tl.ln(20, 0.8))
-        tl.state(c, "pending_agent", rng.randint(1, 5) * SECOND, BOT, "handoff")
-        tl.out_msg(c, rng.randint(1, 3) * SECOND, BOT)             # "connecting you to an agent"
-        return queue(tl, c)
+        return hand_off(tl, c, rng.randint(1, 5) * SECOND, note=True)   # "connecting you to an agent"
     return "abandoned"

@@ -1,7 +1,9 @@
 """Wire-format events (docs/contract.md §2), in the order the journeys make them.
 
 Event ids and the formatting of timestamps (offset, `sent_at`) draw from random streams of their
-own, so they never shift the journeys.
+own, so they never shift the journeys. Events of one millisecond whose order matters are sent
+together (`tie`): they share a delivery unit (one request: one `received_at`) and get ascending ids,
+so the contract's tie-breaker, the event id (docs/contract.md §4.1), orders them as they happened.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ class Emitter:
         self.prefix = prefix
         self.events: list[dict] = []
         self.ms: list[int] = []
+        self.units: list[int] = []          # delivery unit of each event: tied events share one
+        self._tied: list[str] = []          # the ids of the tied events still to come, ascending
+        self._unit = 0
         self.identities = IdentityLinks()
         self.webview_days = defaultdict(lambda: [0, 0])    # UTC day -> [linked, unlinked] webview events
         self._dates: dict[int, str] = {}
@@ -49,11 +54,20 @@ class Emitter:
         h = "%032x" % self.idrng.getrandbits(128)
         return f"{self.prefix}{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
+    def tie(self, n: int):
+        """The next n events happen in one millisecond and are sent in one request."""
+        self._tied = sorted(self.event_id() for _ in range(n))
+        self._unit = len(self.events)
+
     def emit(self, ms, etype, props, cid=None, channel=None, actor=None, identity=None,
              attributes=None, sent_share=0.25) -> dict:
         r = self.fmtrng.random()
         offset = "+00:00" if r < 0.96 else ("Z" if r < 0.97 else OFFSETS[int(r * 1000) % 4])
-        ev = {"event_id": self.event_id(), "type": etype, "occurred_at": self.timestamp(ms, offset)}
+        if self._tied:
+            event_id, unit = self._tied.pop(0), self._unit
+        else:
+            event_id, unit = self.event_id(), len(self.events)
+        ev = {"event_id": event_id, "type": etype, "occurred_at": self.timestamp(ms, offset)}
         if cid is not None:
             ev["conversation_id"] = cid
         if channel is not None:
@@ -69,6 +83,7 @@ class Emitter:
             ev["sent_at"] = self.timestamp(ms + self.fmtrng.randint(30, 2500))
         self.events.append(ev)
         self.ms.append(ms)
+        self.units.append(unit)
         nodes = [("conversation", cid)] if cid is not None else []
         nodes += (identity or {}).items()
         if nodes:

@@ -10,6 +10,7 @@ import math
 from datetime import datetime
 
 from ingestion.simulator.bot import session
+from ingestion.simulator.realism import Realism
 from ingestion.simulator.records import Conversation
 from ingestion.simulator.timeline import PeriodOver, Timeline
 from ingestion.simulator.webview import unlinked_visit
@@ -21,8 +22,8 @@ LOGIN_CHANCE = 0.06            # a one-phone person logs in on the site at some 
 
 
 def generate(days: float, sessions_per_day: int, seed: int, start: datetime, ttl_hours: float,
-             id_prefix: str = "") -> Timeline:
-    tl = Timeline(days, sessions_per_day, seed, start, ttl_hours, id_prefix)
+             id_prefix: str = "", realism: Realism = Realism()) -> Timeline:
+    tl = Timeline(days, sessions_per_day, seed, start, ttl_hours, id_prefix, realism)
     for n, t0 in enumerate(_conversation_starts(tl), 1):
         _conversation(tl, Conversation(f"{tl.prefix}conv-{n}", *tl.people.caller()), t0)
     span = tl.horizon - tl.start

@@ -36,18 +36,20 @@ class Session:
     """What the simulator did in one session, each list in time order (times in ms)."""
 
     __slots__ = ("sid", "cid", "phone", "channel", "started", "last", "visits", "received",
-                 "replies", "assigns", "transfers", "journeys", "csat", "dept", "qn")
+                 "replies", "assigns", "transfers", "journeys", "csat", "dept", "qn", "close_assigns")
 
-    def __init__(self, sid: str, cid: str, phone: str, channel: str, t: int):
+    def __init__(self, sid: str, cid: str, phone: str, channel: str | None, t: int,
+                 first_state: str = "inbound_queue"):
         self.sid, self.cid, self.phone, self.channel = sid, cid, phone, channel
         self.started = self.last = t             # first and latest activity
-        self.visits = [("inbound_queue", t)]     # (state, entered ms); the first one is implicit
+        self.visits = [(first_state, t)]         # (state, entered ms); implicit unless a state change opened it
         self.received = []                       # ms of each message.received
         self.replies = []                        # (ms, agent) of each human message.sent
         self.assigns = []                        # (ms, agent, team)
         self.transfers = []                      # (ms, from_team, to_team)
         self.journeys = []
         self.csat = self.dept = self.qn = None   # the last score, department and query nature
+        self.close_assigns = None                # assignments before the resolved entry in event order
 
     @property
     def state(self) -> str:
@@ -55,13 +57,14 @@ class Session:
 
 
 class Conversation:
-    """A chat thread: its clock, the session open in it and the topic of that session."""
+    """A chat thread: its clock, the session open in it and the topic of that session. `latest` is
+    the latest time any of its events carries, a skewed browser's included."""
 
-    __slots__ = ("cid", "person", "phone", "channel", "t", "sess", "ordinal", "dept", "qn")
+    __slots__ = ("cid", "person", "phone", "channel", "t", "latest", "sess", "ordinal", "dept", "qn")
 
     def __init__(self, cid: str, person: Person, phone: str, channel: str):
         self.cid, self.person, self.phone, self.channel = cid, person, phone, channel
-        self.t = 0
+        self.t = self.latest = 0
         self.sess = None
         self.ordinal = 0
         self.dept = self.qn = None

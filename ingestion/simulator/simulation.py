@@ -10,6 +10,7 @@ from typing import Iterable
 
 from ingestion.simulator.faults import deliver
 from ingestion.simulator.generate import generate
+from ingestion.simulator.realism import Realism, after_clock_change, concurrent_holds
 from ingestion.simulator.records import IdentityLinks, Session
 from ingestion.simulator.world import from_ms
 
@@ -24,6 +25,8 @@ class Simulation:
     identities: IdentityLinks  # the identifiers the events put side by side, and when each was seen
     webview_days: dict[int, list[int]]   # UTC day number -> [linked, unlinked] webview events
     ttl_ms: int               # the session TTL the journeys were played with
+    units: list[int]          # delivery unit of each delivered copy: copies of one unit were sent in one request
+    realism_counts: dict[str, int]   # realism case -> how many the run generated (the cases turned on only)
 
     def batch(self, index: int) -> list[dict]:
         """The delivered copies of one batch, in delivery order."""
@@ -32,7 +35,8 @@ class Simulation:
 
 def simulate(days: int = 7, sessions_per_day: int = 750, seed: int = 7,
              start: datetime = datetime(2026, 11, 2, tzinfo=timezone.utc),
-             ttl_hours: float = 24.0, n_batches: int = 3, id_prefix: str = "") -> Simulation:
+             ttl_hours: float = 24.0, n_batches: int = 3, id_prefix: str = "",
+             realism: Realism = Realism()) -> Simulation:
     """Generate journeys and deliver their events.
 
     `sessions_per_day` is the mean number of new conversations per day (each
@@ -45,13 +49,33 @@ def simulate(days: int = 7, sessions_per_day: int = 750, seed: int = 7,
     conversation, message, user and anonymous ids, phone numbers), so runs
     with different prefixes share none: shards of one large data set
     (benchmarks/end_to_end_scale.py). The default "" changes nothing.
+
+    `realism` turns on the cases of `ingestion.simulator.realism` (default: none, the data of
+    earlier versions); `Simulation.realism_counts` says how many of each the run generated.
     """
-    tl = generate(days, sessions_per_day, seed, start, ttl_hours, id_prefix)
+    tl = generate(days, sessions_per_day, seed, start, ttl_hours, id_prefix, realism)
     out = tl.out
-    events, batches = deliver(out.events, out.ms, n_batches, seed)
+    events, batches, units = deliver(out.events, out.ms, n_batches, seed, out.units, tl.cases)
     return Simulation(events=events, batches=batches, watermark=from_ms(max(out.ms)),
                       n_unique_events=len(out.events), sessions=tl.sessions, identities=out.identities,
-                      webview_days=dict(out.webview_days), ttl_ms=tl.ttl)
+                      webview_days=dict(out.webview_days), ttl_ms=tl.ttl, units=units,
+                      realism_counts=_counts(tl, realism))
+
+
+def _counts(tl, realism: Realism) -> dict[str, int]:
+    """The count of every case turned on (0 when none happened), with the cases seen in the
+    records: agents holding several sessions at once, sessions after a clock change."""
+    counts = dict(tl.cases.counts)
+    if realism.concurrent_agents:
+        counts["concurrent_agents"] = concurrent_holds(tl.sessions)
+    if realism.clock_change_zone:
+        counts["clock_change_zone"] = after_clock_change(tl.sessions, realism.clock_change_zone,
+                                                         tl.start, tl.horizon)
+    named = {"transfers": ("transfer_back_to_agent", "previous_agent_writes")}
+    for flag in realism.on():
+        for case in named.get(flag, (flag,)):
+            counts.setdefault(case, 0)
+    return dict(sorted(counts.items()))
 
 
 def write_ndjson(events: Iterable[dict], path: Path) -> int:

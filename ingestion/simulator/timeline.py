@@ -13,9 +13,11 @@ from datetime import datetime
 
 from ingestion.simulator.emitter import Emitter
 from ingestion.simulator.people import People
+from ingestion.simulator.realism import Cases, Realism
 from ingestion.simulator.records import Conversation, Session
 from ingestion.simulator.world import (
-    DAY, DEPARTMENTS, HOUR, QUERY_NATURES, ROUTER, SECOND, SURVEY, TEAM_OF_AGENT, USER, lognormal_ms, pick, to_ms,
+    BOT, DAY, DEPARTMENTS, HOUR, ODD_QUERY_NATURES, QUERY_NATURES, ROUTER, SECOND, SURVEY, TEAM_OF_AGENT, USER,
+    lognormal_ms, long_note, pick, to_ms,
 )
 
 
@@ -25,7 +27,7 @@ class PeriodOver(Exception):
 
 class Timeline:
     def __init__(self, days: float, sessions_per_day: int, seed: int, start: datetime, ttl_hours: float,
-                 id_prefix: str = ""):
+                 id_prefix: str = "", realism: Realism = Realism()):
         if days <= 0 or sessions_per_day < 0 or ttl_hours <= 0:
             raise ValueError("days and ttl_hours must be positive, sessions_per_day non-negative")
         self.rng = random.Random(seed)
@@ -41,39 +43,80 @@ class Timeline:
         self.sessions: list[Session] = []
         self.webview_journeys = 0
         self._messages = 0
+        self.cases = Cases(realism, seed)
+        self._same = 0                       # moves left that happen in the current millisecond (`tie`)
 
     def ln(self, median_s: float, sigma: float) -> int:
         """Lognormal duration in ms with the given median (seconds)."""
         return lognormal_ms(self.rng, median_s, sigma)
 
-    def at(self, c: Conversation, gap_ms: int) -> int:
-        """Advance the conversation clock by a gap (>= 1 s, < TTL) and return the time."""
+    def at(self, c: Conversation, gap_ms: int, touch: bool = True) -> int:
+        """Advance the conversation clock by a gap (>= 1 s, < TTL) and return the time; inside a
+        `tie`, the tie's millisecond. Without `touch`, the caller records the time its event carries."""
+        if self._same:
+            self._same -= 1
+            return c.t
         gap = min(max(gap_ms, SECOND), self.max_gap) + self.rng.randrange(SECOND)
         t = c.t + gap
         if t >= self.horizon:
             raise PeriodOver
         c.t = t
+        if touch:
+            self.touch(c, t)
+        return t
+
+    def touch(self, c: Conversation, t: int):
+        """An event of the conversation at t (a skewed browser's may lie behind its clock)."""
+        c.latest = max(c.latest, t)
         if c.sess is not None:
-            c.sess.last = t
+            c.sess.last = max(c.sess.last, t)
+
+    def tie(self, c: Conversation, gap_ms: int, n: int) -> int:
+        """The next n moves happen in one millisecond, `gap_ms` from now, and go out in one request."""
+        t = self.at(c, gap_ms)
+        self._same = n
+        self.out.tie(n)
+        self.cases.count("tied_times")
         return t
 
     # --- sessions -----------------------------------------------------------------
     def new_session(self, c: Conversation, gap_ms: int):
-        """Open the conversation's next session with a message, after a gap that may pass the TTL."""
-        t = c.t + max(gap_ms, SECOND) + self.rng.randrange(SECOND)
+        """Open the conversation's next session with a message (or, the bot writing first, with a
+        state change), after a gap that may pass the TTL and clear of every earlier event."""
+        t = max(c.t + max(gap_ms, SECOND) + self.rng.randrange(SECOND), c.latest + SECOND)
         if t >= self.horizon:
             raise PeriodOver
+        if self.cases.chance("state_first", 0.04):
+            self.open_by_state(c, t, "bot_active", BOT, "proactive")
+            self.received(c, self.at(c, self.ln(30, 1.0)), self._entry_attributes(c))
+            return
         c.t = t
-        c.ordinal += 1
-        c.sess = Session(f"{c.cid}:{c.ordinal}", c.cid, c.phone, c.channel, t)
-        self.sessions.append(c.sess)
+        self._open(c, Session(f"{c.cid}:{c.ordinal + 1}", c.cid, c.phone, c.channel, t))
         self.received(c, t, self._entry_attributes(c))
+
+    def open_by_state(self, c: Conversation, t: int, to: str, actor: dict, reason: str):
+        """Open the next session at t with a state change: it starts in `to`, without the implicit
+        inbound_queue, and its channel is the state change's, none (docs/contract.md §3.1, §6.1.1)."""
+        c.t = t
+        self._open(c, Session(f"{c.cid}:{c.ordinal + 1}", c.cid, c.phone, None, t, first_state=to))
+        self.out.emit(t, "conversation.state_changed", {"to_state": to, "reason": reason}, c.cid, None, actor)
+        self.cases.count("state_first")
+
+    def _open(self, c: Conversation, s: Session):
+        c.ordinal += 1
+        c.sess = s
+        c.latest = max(c.latest, s.started)
+        self.sessions.append(s)
 
     def _entry_attributes(self, c: Conversation) -> dict | None:
         """The topic of a new session (a reopen often keeps the old one) and what the entry point tells of it."""
         if c.dept is None or self.rng.random() < 0.5:
             c.dept = pick(self.rng, DEPARTMENTS)
             c.qn = self.rng.choice(QUERY_NATURES[c.dept])
+        if self.cases.chance("odd_attributes", 0.05):
+            self.cases.count("odd_attributes")
+            rng = self.cases.rng
+            return {"department": c.dept, "query_nature": rng.choice(ODD_QUERY_NATURES), "note": long_note(rng)}
         r = self.rng.random()
         if r < 0.45:
             return {"department": c.dept, "query_nature": c.qn}
@@ -127,6 +170,8 @@ class Timeline:
                       self.attrs(s, attributes))
         if to != s.state:                                     # the same state starts no new visit
             s.visits.append((to, t))
+            if to == "resolved":
+                s.close_assigns = len(s.assigns)
 
     def assign(self, c: Conversation, agent: str, gap_ms: int):
         t = self.at(c, gap_ms)

@@ -39,6 +39,15 @@ FUNNELS = {
 FUNNEL_OF_QUERY = {"address_change": "change_address", "refund": "refund_request",
                    "appointment": "book_appointment", "payment_failed": "refund_request",
                    "device_setup": "book_appointment"}
+# Attribute values from the wild (realism `odd_attributes`): accents, other scripts, emoji (four
+# bytes in UTF-8), quotes and a backslash, and one as long as the contract takes (256 characters,
+# far more bytes).
+ODD_QUERY_NATURES = (
+    "adreswijziging – straße/Çà",
+    'réclamation "urgent" \\ «facture»',
+    "返金リクエスト（至急）",
+    ("🚚 levering vertraagd " + "ü" * 256)[:256],
+)
 BOT = {"kind": "bot", "id": "bot-1"}
 ROUTER = {"kind": "system", "id": "router"}
 SURVEY = {"kind": "system", "id": "survey"}
@@ -79,6 +88,12 @@ def agents_online(ms: int) -> bool:
     """Shifts: 7-21 h UTC on weekdays, 8-17 h at the weekend."""
     hour = ms % DAY // HOUR
     return 7 <= hour < 21 if weekday(ms) < 5 else 8 <= hour < 17
+
+
+def long_note(rng: random.Random) -> str:
+    """A free-text attribute of a few thousand characters, non-ASCII throughout."""
+    words = ("Grüße", "naïve", "café", "ключ", "東京", "✓", "😀", "niño", "øre", "quote\"d")
+    return " ".join(rng.choice(words) for _ in range(rng.randint(300, 600)))
 
 
 def lognormal_ms(rng: random.Random, median_s: float, sigma: float) -> int:

@@ -23,7 +23,8 @@ TRUTH_KEYS = {
     "started_at", "ended_at", "final_state", "escalated", "bot_contained", "queue_wait_s",
     "first_queue_wait_s", "agent_first_response_s", "time_to_resolution_s", "handovers",
     "webview_opened", "funnel_completed", "csat_score", "returned_to_bot", "transfer_ping_pongs",
-    "recontacted", "reopened", "first_contact_resolved", "durably_contained",
+    "recontacted", "reopened", "first_contact_resolved", "durably_contained", "first_responder_agent_id",
+    "first_responder_team", "session_ordinal", "last_activity_at",
 }
 TTL = timedelta(hours=24)
 IDENTIFIER_KEYS = {"channel_user_id": "phones", "user_id": "user_ids", "anonymous_id": "anonymous_ids"}
@@ -58,8 +59,7 @@ def replay_sessions(sim: Simulated, ttl: timedelta = TTL) -> dict[str, list[tupl
         sessions, cur = [], None
         for t, _, ev in rows:
             if cur is not None and not cur["terminal"] and t >= cur["events"][-1][0] + ttl:
-                cur["terminal"] = True                 # expired before this event
-                assert ev["type"] in ("message.received", "conversation.state_changed"), "activity after an expiry"
+                cur["terminal"] = True                 # expired before this event; a non-starter is attached
                 assert t > cur["events"][-1][0] + ttl   # never exactly on the expiry instant
             if cur is None or (cur["terminal"] and opens_session(ev)):
                 cur = {"events": [], "terminal": False}
@@ -77,12 +77,28 @@ def replay(sim: Simulated, ttl: timedelta = TTL) -> dict[str, dict]:
     return {sid: facts(events, sim.watermark, ttl) for sid, events in replay_sessions(sim, ttl).items()}
 
 
+def first_state(events) -> str:
+    """The state a session starts in: inbound_queue, unless its first event is a state change."""
+    first = events[0][1]
+    return first["properties"]["to_state"] if first["type"] == "conversation.state_changed" else "inbound_queue"
+
+
+def last_activity(events, ttl) -> datetime:
+    """The session's last event before its first TTL gap (later ones are attached, docs/contract.md §4.6)."""
+    last = events[0][0]
+    for t, _ in events[1:]:
+        if t >= last + ttl:
+            break
+        last = t
+    return last
+
+
 def walk(events) -> tuple:
     """The session's events in order: its last attributes and CSAT, its stage visits until it is
     resolved (and the state it is in), transfers, and the first human reply after the first queue."""
     started = events[0][0]
     dept = qn = csat = None
-    state, entered = "inbound_queue", started
+    state, entered = first_state(events), started
     visits = []                                        # (state, entered, exited)
     resolved = None
     first_pending = afr = None
@@ -129,7 +145,7 @@ def facts(events, watermark, ttl) -> dict:
     if resolved is not None:
         final, ended = "resolved", resolved
     else:
-        last = events[-1][0]
+        last = last_activity(events, ttl)
         if last + ttl <= watermark:
             final, ended = "expired", last + ttl
             visits.append((state, entered, ended))
@@ -165,13 +181,14 @@ def facts(events, watermark, ttl) -> dict:
 
 def stage_visits(events, watermark, ttl) -> list[tuple]:
     """Reference stage visits of one replayed session: (state, entered, exited, next_state)."""
-    points = [("inbound_queue", events[0][0])]
+    points = [(first_state(events), events[0][0])]
+    last = last_activity(events, ttl)
     for t, ev in events:
-        if points[-1][0] == "resolved":
+        if points[-1][0] == "resolved" or t > last:
             break                                      # later closes start no visit
         if ev["type"] == "conversation.state_changed" and ev["properties"]["to_state"] != points[-1][0]:
             points.append((ev["properties"]["to_state"], t))
-    if points[-1][0] != "resolved" and events[-1][0] + ttl <= watermark:
-        points.append(("expired", events[-1][0] + ttl))
+    if points[-1][0] != "resolved" and last + ttl <= watermark:
+        points.append(("expired", last + ttl))
     following = points[1:] + [(None, None)]
     return [(state, entered, exited, nxt) for (state, entered), (nxt, exited) in zip(points, following)]

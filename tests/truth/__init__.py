@@ -1,7 +1,9 @@
 """The ground truth of every mart, computed from what the simulator recorded while it played the
 journeys out (`Simulation.sessions`, `.identities`, `.webview_days`), as of the watermark. It is
 *not* re-derived from the emitted events, so the pipeline, which derives everything from events
-(docs/contract.md §4 and §6), can be checked against it.
+(docs/contract.md §4 and §6), can be checked against it. A second derivation, from the emitted
+events by the contract's words alone (`from_contract.py`), checks both where this truth follows the
+models' steps (tests/simulator/test_truth_crosscheck.py).
 
 `truth(sim, measures)` computes it (once per simulation and `Measures`: the recontact window,
 service level thresholds, short abandon bound and reporting time zone; the defaults unless
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from ingestion.simulator import Simulation
 from ingestion.simulator import simulate as _simulate
 from ingestion.simulator.world import to_ms
+from tests.truth.agents import first_responder
 from tests.truth.marts import MART_COLUMNS, Measures, marts
 from tests.truth.persons import persons
 from tests.truth.quality import follow_ups
@@ -41,7 +44,8 @@ def _compute(sim: Simulation, measures: Measures) -> Truth:
     people = persons(sim.identities, settled)
     person_of = {sid: n for n, p in enumerate(people) for sid in p["session_ids"]}
     follow = follow_ups(settled, person_of, watermark, measures.recontact_window_days)
-    return Truth(sessions=[{**session_row(o, person_of[o.s.sid]), **follow[o.s.sid]} for o in settled],
+    return Truth(sessions=[{**session_row(o, person_of[o.s.sid]), **first_responder(o), **follow[o.s.sid]}
+                           for o in settled],
                  visits=[row for o in settled for row in visit_rows(o)],
                  persons=people,
                  marts=marts(settled, sim.webview_days, watermark, measures, follow),

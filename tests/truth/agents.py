@@ -31,6 +31,14 @@ def team_at(s: Session, agent: str, t: int) -> str:
     return next((team for u, a, team in reversed(s.assigns) if a == agent and u <= t), UNASSIGNED)
 
 
+def first_responder(o: Settled) -> dict:
+    """fct_sessions' first responder (docs/contract.md §6.1.1): the sender of the session's first
+    human reply at or after its first pending_agent entry, and their team in the session."""
+    first = first_response(o)
+    return {"first_responder_agent_id": None if first is None else first[1],
+            "first_responder_team": None if first is None else team_at(o.s, first[1], first[0])}
+
+
 class _AgentStats:
     __slots__ = ("handled", "resolved", "first_responses", "responses", "handle_ms")
 
@@ -57,7 +65,10 @@ def _add_session(o: Settled, stats: dict):
         row.handled[s.sid] = s.csat
         row.handle_ms += sum(max(0, min(end, v.exited) - max(start, v.entered)) for v in ended_human)
     if o.final == "resolved":
-        before = [(agent, team) for t, agent, team in s.assigns if t < o.ended]
+        # In event order: an assignment in the close's millisecond counts when it came first (a
+        # record built by hand, without that order, goes by time).
+        n = s.close_assigns if s.close_assigns is not None else sum(t < o.ended for t, _, _ in s.assigns)
+        before = [(agent, team) for _, agent, team in s.assigns[:n]]
         if before:
             of(*before[-1]).resolved += 1
     for m in s.received:

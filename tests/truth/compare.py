@@ -24,13 +24,14 @@ from tests.truth import MART_COLUMNS, Measures, Simulated, truth
 SESSION_COLUMNS = (
     "conversation_id", "unified_user_id", "channel", "department", "query_nature", "started_at",
     "ended_at", "final_state", "escalated", "bot_contained", "queue_wait_s", "first_queue_wait_s",
-    "agent_first_response_s", "time_to_resolution_s", "handovers", "webview_opened",
-    "funnel_completed", "csat_score", "returned_to_bot", "transfer_ping_pongs", "recontacted", "reopened",
+    "agent_first_response_s", "first_responder_agent_id", "first_responder_team", "time_to_resolution_s",
+    "handovers", "webview_opened", "funnel_completed", "csat_score", "session_ordinal", "last_activity_at",
+    "returned_to_bot", "transfer_ping_pongs", "recontacted", "reopened",
     "first_contact_resolved", "durably_contained",
 )
 VISIT_COLUMNS = (
     "session_id", "conversation_id", "unified_user_id", "state", "entered_at", "exited_at", "dwell_s",
-    "next_state", "visit_index", "is_valid_transition",
+    "next_state", "visit_index", "previous_state", "is_valid_transition",
 )
 USER_COLUMNS = (
     "unified_user_id", "channel_user_ids", "user_ids", "anonymous_ids", "first_seen_at",
@@ -48,6 +49,7 @@ GRAINS = {
     "dim_users": ("unified_user_id",),
     "mart_friction": ("funnel", "step_index"),
     "mart_agent_performance": ("agent_id", "team", "department", "query_nature"),
+    "fct_queue_visits": ("session_id", "visit_index"),
     "mart_queue_dynamics": ("day", "team"),
     "mart_handovers": ("from_team", "to_team"),
     "mart_operational_heatmap": ("iso_weekday", "hour"),
@@ -57,6 +59,20 @@ GRAINS = {
     "mart_resolution_quality": ("day", "channel"),
     "mart_funnel_conversion": ("day", "funnel", "channel"),
 }
+# The agent facts (docs/contract.md §6.1.6): the truth above does not build them; the derivation
+# from the contract's words does (tests/truth/from_contract_marts.py).
+AGENT_FACT_COLUMNS = {
+    "fct_agent_sessions": ("session_id", "agent_id", "team", "department", "query_nature", "channel",
+                           "started_at", "handled", "resolved", "first_response_s", "handle_time_s",
+                           "csat_score"),
+    "fct_agent_responses": ("session_id", "conversation_id", "agent_id", "team", "received_at", "replied_at",
+                            "response_s"),
+}
+AGENT_FACT_GRAINS = {
+    "fct_agent_sessions": ("session_id", "agent_id", "team"),
+    "fct_agent_responses": ("session_id", "received_at"),
+}
+ANY_COLUMNS, ANY_GRAINS = {**COLUMNS, **AGENT_FACT_COLUMNS}, {**GRAINS, **AGENT_FACT_GRAINS}
 DURATION_TOLERANCE_S = 0.0005
 NUMBER_TOLERANCE = 1e-9
 
@@ -117,8 +133,8 @@ def expected_rows(sim: Simulation | Simulated, settings: Settings, mart: str) ->
              for c in COLUMNS[mart]} for row in rows]
 
 
-def actual_rows(warehouse: Path, mart: str) -> list[dict]:
-    columns = COLUMNS[mart]
+def actual_rows(warehouse: Path, mart: str, columns: Sequence[str] | None = None) -> list[dict]:
+    columns = columns or ANY_COLUMNS[mart]
     with duckdb.connect(str(warehouse), read_only=True) as con:
         rows = con.sql(f"select {', '.join(columns)} from marts.{mart}").fetchall()
     return [dict(zip(columns, row)) for row in rows]
@@ -160,7 +176,7 @@ def row_mismatches(mart: str, expected: list[dict], actual: list[dict],
 
     `same(column, want, got)` decides equality on normalised values (default: the tolerances above).
     """
-    grain = GRAINS[mart]
+    grain = ANY_GRAINS[mart]
     expected, _ = _keyed(expected, grain)
     actual, repeated = _keyed(actual, grain)
     problems = [f"{mart} {_name(k)}: row appears more than once" for k in repeated]
@@ -169,7 +185,7 @@ def row_mismatches(mart: str, expected: list[dict], actual: list[dict],
     for k in sorted(expected.keys() & actual.keys(), key=_order):
         want, got = expected[k], actual[k]
         problems += [f"{mart} {_name(k)}.{c}: expected {want[c]!r}, got {got[c]!r}"
-                     for c in columns or COLUMNS[mart] if not same(c, want[c], got[c])]
+                     for c in columns or ANY_COLUMNS[mart] if not same(c, want[c], got[c])]
     return problems
 
 

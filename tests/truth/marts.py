@@ -13,7 +13,7 @@ from ingestion.simulator.world import EPOCH_ORDINAL, FUNNELS, HOUR, from_ms
 from tests.truth.agents import agent_performance
 from tests.truth.conversion import funnel_conversion
 from tests.truth.quality import resolution_quality
-from tests.truth.queue import queue_dynamics, service_level
+from tests.truth.queue import queue_dynamics, queue_visit_rows, service_level
 from tests.truth.sessions import Settled, median, pending, ping_pongs, ratio, reply_from
 
 # The columns of each mart's rows, in contract order.
@@ -25,6 +25,8 @@ MART_COLUMNS = {
                                "sessions_resolved", "resolution_rate", "median_first_response_s",
                                "p90_first_response_s", "median_response_s", "handle_time_s",
                                "avg_csat"),
+    "fct_queue_visits": ("session_id", "visit_index", "day", "team", "channel", "department", "query_nature",
+                         "entered_at", "exited_at", "dwell_s", "next_state", "outcome"),
     "mart_queue_dynamics": ("day", "team", "queued", "median_unassigned_s", "p90_unassigned_s",
                             "abandoned_in_queue"),
     "mart_handovers": ("from_team", "to_team", "handovers", "median_handover_latency_s", "ping_pongs"),
@@ -66,6 +68,7 @@ def marts(settled: list[Settled], webview_days: dict[int, list[int]], watermark:
     return {
         "mart_friction": friction(settled),
         "mart_agent_performance": agent_performance(settled),
+        "fct_queue_visits": queue_visit_rows(settled, measures.short_abandon_s),
         "mart_queue_dynamics": queue_dynamics(settled),
         "mart_handovers": handovers(settled),
         "mart_operational_heatmap": heatmap(settled, measures.reporting_timezone),
@@ -79,15 +82,34 @@ def marts(settled: list[Settled], webview_days: dict[int, list[int]], watermark:
     }
 
 
-def _steps(j: Journey) -> list[tuple[int, int | None]]:
-    """Each step the journey reached and the ms from its first view until the user went on
-    (a later step viewed, or the completion), None if never."""
+class _Funnel(NamedTuple):
+    """Everything one session did in one funnel, over all its journeys there (a re-opened page
+    is the same funnel): views (ms, step_index), completion times, escalated step indexes."""
+    views: list[tuple[int, int]]
+    completions: list[int]
+    escalated: set[int]
+
+
+def _funnels(journeys: list[Journey]) -> dict[str, _Funnel]:
+    out = {}
+    for j in journeys:
+        f = out.setdefault(j.funnel, _Funnel([], [], set()))
+        f.views.extend(j.views)
+        f.completions.extend(j.completions)
+        if j.escalated is not None:
+            f.escalated.add(j.escalated)
+    return out
+
+
+def _steps(f: _Funnel) -> list[tuple[int, int | None]]:
+    """Each step the session reached in the funnel and the ms from its first view until it went
+    on (a later view of a higher step, or a completion), None if never."""
     first_view = {}
-    for t, k in j.views:
+    for t, k in sorted(f.views):
         first_view.setdefault(k, t)
     out = []
     for k, t in first_view.items():
-        later = [u for u, m in j.views if m > k and u > t] + [u for u in j.completions if u > t]
+        later = [u for u, m in f.views if m > k and u > t] + [u for u in f.completions if u > t]
         out.append((k, min(later) - t if later else None))
     return out
 
@@ -97,17 +119,16 @@ def friction(settled: list[Settled]) -> list[dict]:
     time_on_step = defaultdict(list)
     for o in settled:
         sid = o.s.sid
-        # A session runs at most one journey here, so one sample per session and step.
-        for j in o.s.journeys:
-            for k, advance_ms in _steps(j):
-                reached[j.funnel, k].add(sid)
+        for funnel, f in _funnels(o.s.journeys).items():
+            for k, advance_ms in _steps(f):
+                reached[funnel, k].add(sid)
                 if advance_ms is not None:
-                    advanced[j.funnel, k].add(sid)
-                    time_on_step[j.funnel, k].append(advance_ms)
-            if j.escalated is not None:
-                escalations[j.funnel, j.escalated].add(sid)
-            elif not j.completions and j.views:       # any completion of the funnel, even a stale one
-                dropoffs[j.funnel, max(k for _, k in j.views)].add(sid)
+                    advanced[funnel, k].add(sid)
+                    time_on_step[funnel, k].append(advance_ms)
+            for k in f.escalated:
+                escalations[funnel, k].add(sid)
+            if not f.escalated and not f.completions and f.views:   # any completion, even a stale one
+                dropoffs[funnel, max(k for _, k in f.views)].add(sid)
     return [{
         "funnel": funnel,
         "step_index": k,

@@ -1,5 +1,6 @@
 """The agents' queue: every pending_agent visit on the UTC day of its entry, for one team
-(docs/contract.md §6.1.7), as mart_queue_dynamics and mart_service_level (§6.2.2) count it."""
+(docs/contract.md §6.1.7), as fct_queue_visits holds it and mart_queue_dynamics and
+mart_service_level (§6.2.2) count it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import date
 from ingestion.simulator.records import Session
 from ingestion.simulator.world import SECOND, from_ms
 from tests.truth.agents import UNASSIGNED
-from tests.truth.sessions import TERMINAL_STATES, Settled, Visit, median, pending, quantile, ratio
+from tests.truth.sessions import TERMINAL_STATES, Settled, Visit, median, pending, quantile, ratio, seconds
 
 
 def queue_team(s: Session, v: Visit) -> str:
@@ -28,6 +29,29 @@ def queue_visits(settled: list[Settled]) -> dict[tuple[date, str], list[Visit]]:
         for v in pending(o):
             out[from_ms(v.entered).date(), queue_team(o.s, v)].append(v)
     return out
+
+
+def queue_visit_rows(settled: list[Settled], short_abandon_s: float) -> list[dict]:
+    """fct_queue_visits: every pending_agent visit with its day, team, the session's dimensions and
+    its outcome (docs/contract.md §6.1.12), in the order of the grain."""
+    rows = []
+    for o in settled:
+        for index, v in enumerate(o.visits, 1):
+            if v.state != "pending_agent":
+                continue
+            if v.next_state in TERMINAL_STATES:
+                outcome = "short_abandon" if v.dwell < short_abandon_s * SECOND else "abandoned"
+            else:
+                outcome = {None: "waiting", "human_active": "answered", "bot_active": "returned_to_bot"}.get(
+                    v.next_state, "other")
+            rows.append({
+                "session_id": o.s.sid, "visit_index": index, "day": from_ms(v.entered).date(),
+                "team": queue_team(o.s, v), "channel": o.s.channel, "department": o.s.dept,
+                "query_nature": o.s.qn, "entered_at": from_ms(v.entered), "exited_at": from_ms(v.exited),
+                "dwell_s": seconds(v.dwell), "next_state": v.next_state,
+                "outcome": outcome,
+            })
+    return sorted(rows, key=lambda r: (r["session_id"], r["visit_index"]))
 
 
 def queue_dynamics(settled: list[Settled]) -> list[dict]:

@@ -151,6 +151,9 @@ def session_row(o: Settled, person: int) -> dict:
         "webview_opened": bool(s.journeys),
         "funnel_completed": any(j.completions for j in s.journeys),
         "csat_score": s.csat,
+        "session_ordinal": int(s.sid.rsplit(":", 1)[1]),
+        # A resolved session's close is its last activity: what comes after it is attached (§4.3).
+        "last_activity_at": from_ms(o.ended if o.final == "resolved" else s.last),
         "returned_to_bot": returned_to_bot(o),
         "transfer_ping_pongs": len(ping_pongs(s)),
     }
@@ -170,6 +173,7 @@ def visit_rows(o: Settled) -> list[dict]:
             "dwell_s": seconds(v.dwell),
             "next_state": v.next_state,
             "visit_index": index,
+            "previous_state": previous,
             "is_valid_transition": previous is None or v.state in VALID_TRANSITIONS.get(previous, ()),
         })
         previous = v.state

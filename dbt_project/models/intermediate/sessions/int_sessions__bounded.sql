@@ -85,6 +85,18 @@ ttl_expiry as (
     left join terminals on sessions.session_id = terminals.session_id
 ),
 
+-- docs/contract.md §4.3: an event attached after the session ended moves neither its end
+-- nor its last activity, so only the activity up to `end_seq` counts (all of it while open).
+bounded_activity as (
+    select events.session_id, max(events.occurred_at) as last_activity_at
+    from events
+    left join terminals on events.session_id = terminals.session_id
+    left join ttl_expiry on events.session_id = ttl_expiry.session_id
+    where events.is_activity
+        and events.event_seq <= coalesce(terminals.terminal_seq, ttl_expiry.gap_seq - 1, events.event_seq)
+    group by events.session_id
+),
+
 final as (
     select
         sessions.session_id,
@@ -92,7 +104,7 @@ final as (
         sessions.session_ordinal,
         sessions.first_seq,
         sessions.started_at,
-        sessions.last_activity_at,
+        bounded_activity.last_activity_at,
         coalesce(terminals.terminal_at, ttl_expiry.expired_at) as ended_at,
         case
             when terminals.terminal_state is not null then terminals.terminal_state
@@ -106,6 +118,7 @@ final as (
     from sessions
     left join terminals on sessions.session_id = terminals.session_id
     left join ttl_expiry on sessions.session_id = ttl_expiry.session_id
+    left join bounded_activity on sessions.session_id = bounded_activity.session_id
 )
 
 select * from final
