@@ -1,5 +1,6 @@
 """dlt loader: sealed spool segments (or a broker's batch, see `ingestion.sinks`) → schema `raw` of the warehouse (DuckDB, or
-PostgreSQL with JOURNEY_DESTINATION=postgres), merged on `event_id`.
+PostgreSQL with JOURNEY_DESTINATION=postgres), merged on `event_id`; or, with JOURNEY_DESTINATION=spark,
+Parquet files that Spark reads as external tables (dlt's filesystem destination, append only).
 
 The spool is parsed by DuckDB and handed to dlt as Arrow tables (the
 dict-per-row path is ~100× slower). Each record gets a last integrity check
@@ -10,7 +11,10 @@ happened at the edge (`ingestion.edge`), where the producer can still be told.
 
 Duplicates are dropped twice over: within the batch (first arrival wins) and
 against `raw.events`; the `merge` disposition on `event_id` is the guarantee
-behind both, so a killed and repeated load cannot count an event twice.
+behind both, so a killed and repeated load cannot count an event twice. Plain
+Parquet has no merge (no Delta offline): on Spark the check against the
+event_ids already in the Parquet files is the guarantee, exact because loads
+run one at a time and a batch's files exist once dlt committed it.
 """
 
 from __future__ import annotations
@@ -159,8 +163,18 @@ def _parse(con: duckdb.DuckDBPyConnection, segments: Sequence[Path]) -> None:
         con.execute(create.format(reason=_REASON_SQL, select=_parse_sql(copies)))
 
 
-def read_segments(segments: Sequence[Path], warehouse: Path | None = None) -> Batch:
-    """Parse segments into Arrow: new unique events, and quarantined records with reasons."""
+def _parquet_ids(folder: Path, column: str) -> str | None:
+    """The ids in the Parquet files of one raw table (Spark's `raw`), or None before its first file."""
+    if not any(folder.glob("*.parquet")):
+        return None
+    return f"select {column} from read_parquet('" + str(folder / "*.parquet").replace("'", "''") + "')"
+
+
+def read_segments(segments: Sequence[Path], warehouse: Path | None = None, parquet_raw: Path | None = None) -> Batch:
+    """Parse segments into Arrow: new unique events, and quarantined records with reasons.
+
+    The ids already stored are skipped: those of the DuckDB `warehouse`, or of the Parquet
+    files under `parquet_raw` (JOURNEY_DESTINATION=spark), events and quarantine alike."""
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
@@ -174,6 +188,10 @@ def read_segments(segments: Sequence[Path], warehouse: Path | None = None) -> Ba
                 "and schema_name = $s and table_name = 'events'", params={"s": RAW_DATASET}).fetchall()[0][0]
             if has_table:
                 seen = f"select event_id from wh.{RAW_DATASET}.events"
+        if parquet_raw is not None:
+            seen = _parquet_ids(parquet_raw / "events", "event_id") or seen
+        seen_quarantine = (parquet_raw and _parquet_ids(parquet_raw / "quarantine", "quarantine_id")) or (
+            "select null::varchar as quarantine_id where false")
         # Duplicates are rare: rank only their rows instead of windowing the whole batch.
         events_sql = f"""
             with dups as (
@@ -196,26 +214,29 @@ def read_segments(segments: Sequence[Path], warehouse: Path | None = None) -> Ba
               and not exists (select 1 from ({seen}) as s where s.event_id = parsed.event_id)
         """
         events = con.sql(events_sql).to_arrow_table().cast(EVENTS_SCHEMA)
-        quarantine = con.sql("""
-            select
-                md5(concat_ws(chr(31), source, coalesce(source_line, spool_line), raw)) as quarantine_id,
-                *
-            from (
+        quarantine = con.sql(f"""
+            with rejected as (
                 select
-                    spool_segment,
-                    spool_line,
-                    reason,
-                    coalesce(quarantine ->> 'source', 'spool') as source,
-                    try_cast(quarantine ->> 'line' as bigint) as source_line,
-                    coalesce(
-                        quarantine ->> 'raw',
-                        to_json(struct_pack(spool_segment, event_id, type, occurred_at, received_at,
-                                            conversation_id, properties))::varchar
-                    ) as raw,
-                    coalesce(try_cast(quarantine ->> 'received_at' as timestamptz), now()) as quarantined_at
-                from parsed
-                where reason is not null
+                    md5(concat_ws(chr(31), source, coalesce(source_line, spool_line), raw)) as quarantine_id,
+                    *
+                from (
+                    select
+                        spool_segment,
+                        spool_line,
+                        reason,
+                        coalesce(quarantine ->> 'source', 'spool') as source,
+                        try_cast(quarantine ->> 'line' as bigint) as source_line,
+                        coalesce(
+                            quarantine ->> 'raw',
+                            to_json(struct_pack(spool_segment, event_id, type, occurred_at, received_at,
+                                                conversation_id, properties))::varchar
+                        ) as raw,
+                        coalesce(try_cast(quarantine ->> 'received_at' as timestamptz), now()) as quarantined_at
+                    from parsed
+                    where reason is not null
+                )
             )
+            select * from rejected where quarantine_id not in ({seen_quarantine})
         """).to_arrow_table()
         return Batch(events, quarantine)
     finally:
@@ -223,13 +244,15 @@ def read_segments(segments: Sequence[Path], warehouse: Path | None = None) -> Ba
 
 
 @dlt.source(name="spool", max_table_nesting=0)
-def spool_source(segments: Sequence[Path] = (), warehouse: Path | None = None):
-    """The spool as a dlt source; the segment list is fixed per run by the caller."""
+def spool_source(segments: Sequence[Path] = (), warehouse: Path | None = None, parquet_raw: Path | None = None):
+    """The spool as a dlt source; the segment list is fixed per run by the caller.
+    With `parquet_raw` (Spark's raw folder) both tables are appended: the ids already
+    there were skipped by `read_segments`."""
     cache: list[Batch] = []
 
     def batch() -> Batch:
         if not cache:
-            cache.append(read_segments(segments, warehouse))
+            cache.append(read_segments(segments, warehouse, parquet_raw))
         return cache[0]
 
     # insert-only: a row whose event_id is already in raw.events is never
@@ -249,6 +272,9 @@ def spool_source(segments: Sequence[Path] = (), warehouse: Path | None = None):
         if table.num_rows:
             yield table
 
+    if parquet_raw is not None:
+        for resource in (events, quarantine):
+            resource.apply_hints(write_disposition="append")
     return events, quarantine
 
 
@@ -269,6 +295,11 @@ def make_pipeline(settings: Settings) -> dlt.Pipeline:
     os.environ.setdefault("DATA_WRITER__COMPRESSION", "none")
     if settings.destination == "postgres":
         destination = dlt.destinations.postgres(postgres_credentials(settings.postgres))
+    elif settings.destination == "spark":
+        # Parquet under $JOURNEY_HOME/spark/raw/<table>/, microsecond timestamps (Spark reads no
+        # nanoseconds); dbt registers the folders as external tables (macros/spark.sql).
+        os.environ.setdefault("DATA_WRITER__COERCE_TIMESTAMPS", "us")
+        destination = dlt.destinations.filesystem(settings.spark_dir.as_uri())
     else:
         # Row order inside raw.events carries no meaning; letting DuckDB drop
         # it parallelises the inserts of the merge.
@@ -280,6 +311,11 @@ def make_pipeline(settings: Settings) -> dlt.Pipeline:
         dataset_name=RAW_DATASET,
         pipelines_dir=str(settings.home / ".dlt"),
     )
+
+
+def raw_parquet(settings: Settings) -> Path | None:
+    """Spark's raw folder (one folder of Parquet files per table), or None on other destinations."""
+    return settings.spark_dir / RAW_DATASET if settings.destination == "spark" else None
 
 
 def known_events_warehouse(settings: Settings) -> Path | None:
@@ -307,7 +343,10 @@ def prepare(pipeline: dlt.Pipeline, settings: Settings) -> Delivery:
 def ensure_raw_events(settings: Settings) -> bool:
     """Create an empty `raw.events` on a new warehouse, so a first run with an
     empty spool builds empty marts instead of failing on a missing source.
-    Returns whether it had to."""
+    Returns whether it had to. Not on Spark, where every dbt run registers `raw`'s
+    folders, empty or not (dbt_project/macros/spark.sql)."""
+    if settings.destination == "spark":
+        return False
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(settings.warehouse)) as con:
         exists = con.sql("select count(*) from duckdb_tables() where schema_name = $s and table_name = 'events'",
@@ -350,7 +389,8 @@ def load_waiting(pipeline: dlt.Pipeline, settings: Settings,
             segments = delivery.segments
             if not segments:
                 break
-            pipeline.run(spool_source(segments, known_events_warehouse(settings)))
+            pipeline.run(spool_source(segments, known_events_warehouse(settings), raw_parquet(settings)),
+                         loader_file_format="parquet" if settings.destination == "spark" else None)
             finish(delivery)
         counts = pipeline.last_trace.last_normalize_info.row_counts
         batch = {"batches": 1, "segments": len(segments), "events": counts.get("events", 0),

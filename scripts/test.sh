@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The Spark tests (tests/pipeline/test_spark*.py) need the optional extra `spark` (pyspark,
+# dbt-spark): a fresh cache builds pyspark's wheel from its source archive (about 1-2 min).
+.tools/bin/uv sync --frozen --compile-bytecode --extra spark --quiet
 # Debian tools the suite drives; a test whose tool is missing fails, it never skips:
 #   chromium    the browser tests (tests/pipeline/test_webview_browser.py, tests/dashboard, the Dagster UI)
 #   postgresql  the portability test's throwaway cluster (tests/pipeline/test_postgres_portability.py)

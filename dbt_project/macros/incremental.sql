@@ -97,10 +97,13 @@
     {{ return(parents) }}
 {%- endmacro %}
 
-{#- Keeps an incremental run to the conversations `upstream` rebuilt since this model's last run. -#}
+{#-
+  Keeps an incremental run to the conversations `upstream` rebuilt since this
+  model's last run (on Spark: to their buckets, macros/spark.sql).
+-#}
 {% macro where_rebuilt(upstream, column='conversation_id') -%}
     {%- if is_incremental() %}
-    where {{ column }} in ({{ rebuilt_conversations(upstream) }})
+    where {% call conversations_in(column) %}{{ rebuilt_conversations(upstream) }}{% endcall %}
     {%- endif -%}
 {%- endmacro %}
 

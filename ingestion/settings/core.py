@@ -33,7 +33,8 @@ class Settings:
     # loaded ("watermark", reproducible) or as of the wall clock ("wall").
     ttl_clock: str = "watermark"
     # Where the loader writes `raw` (JOURNEY_DESTINATION): the DuckDB file, or
-    # PostgreSQL at JOURNEY_PG_* (the scale path of docs/contract.md §1; dbt then runs --target postgres).
+    # PostgreSQL at JOURNEY_PG_* (the scale path of docs/contract.md §1; dbt then runs --target postgres),
+    # or Parquet files for Spark under `spark_dir` (docs/deployment.md "Spark"; dbt's target `spark`).
     destination: str = "duckdb"
     # How far an event's occurred_at may be ahead of received_at before the edge
     # refuses it (JOURNEY_MAX_FUTURE_S): a future event would become the watermark.
@@ -72,6 +73,18 @@ class Settings:
         return self.home / "dbt" / "target"
 
     @property
+    def spark_dir(self) -> Path:
+        """Spark's own files with JOURNEY_DESTINATION=spark: `raw` as Parquet, the
+        metastore and the tables dbt builds (dbt_project/profiles.yml, target `spark`)."""
+        return self.home / "spark"
+
+    @property
+    def dbt_target(self) -> str:
+        """The dbt target a run builds: `spark` on Spark, else the DuckDB warehouse
+        (PostgreSQL is built by hand with `--target postgres`, docs/deployment.md)."""
+        return "spark" if self.destination == "spark" else "duckdb"
+
+    @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
 
@@ -92,8 +105,12 @@ class Settings:
 
     def dbt_env(self) -> dict[str, str]:
         """What dbt's profile (dbt_project/profiles.yml) reads besides JOURNEY_PG_*: the
-        one absolute warehouse path and the memory bound, for every dbt process."""
-        return {"JOURNEY_WAREHOUSE": str(self.warehouse), "JOURNEY_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit}
+        one absolute warehouse path and the memory bound, for every dbt process, and on
+        Spark the folder of its metastore and tables (the profile has no default for it)."""
+        env = {"JOURNEY_WAREHOUSE": str(self.warehouse), "JOURNEY_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit}
+        if self.destination == "spark":
+            env["JOURNEY_SPARK_DIR"] = str(self.spark_dir)
+        return env
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -114,7 +131,7 @@ class Settings:
             reports_dir=source.path("JOURNEY_REPORTS_DIR", home / "reports"),
             serving_db=_serving_db(source.path("JOURNEY_SERVING_DB", home / "serving" / "journey.duckdb")),
             ttl_clock=source.choice("JOURNEY_TTL_CLOCK", ("watermark", "wall")),
-            destination=source.choice("JOURNEY_DESTINATION", ("duckdb", "postgres")),
+            destination=source.choice("JOURNEY_DESTINATION", ("duckdb", "postgres", "spark")),
             max_future_s=source.number("JOURNEY_MAX_FUTURE_S", 3600.0),
             load_batch_bytes=int(source.number("JOURNEY_LOAD_BATCH_BYTES", 256 * 1024 * 1024)),
             duckdb_memory_limit=source.size("JOURNEY_DUCKDB_MEMORY_LIMIT", "2GB"),

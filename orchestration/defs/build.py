@@ -69,7 +69,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         resources={
             # dbt's profile reads the same absolute warehouse path and memory bound
             # as dlt, the checks and the publication: the resource hands them to dbt.
-            "dbt": dbt_cli(settings.dbt_env()),
+            "dbt": dbt_cli(settings.dbt_env(), settings.dbt_target),
         },
         # `journey run` turns the run's events into one line per stage (orchestration/progress.py).
         loggers={"console": dg.colored_console_logger, "journey_progress": journey_progress},

@@ -37,7 +37,7 @@ last_assignment_before_resolution as (
 
 contributions as (
     select session_id, agent_id, team, 1 as handled, 0 as resolved,
-        handle_ms, cast(null as double precision) as first_response_s
+        handle_ms, cast(null as {{ type_double() }}) as first_response_s
     from holds
 
     union all
@@ -82,7 +82,7 @@ final as (
         per_session.handled = 1 as handled,
         per_session.resolved = 1 as resolved,
         per_session.first_response_s,
-        cast(per_session.handle_ms as double precision) / 1000 as handle_time_s,
+        cast(per_session.handle_ms as {{ type_double() }}) / 1000 as handle_time_s,
         case when per_session.handled = 1 then sessions.csat_score end as csat_score
     from per_session
     inner join sessions on per_session.session_id = sessions.session_id

@@ -24,9 +24,9 @@ session_totals as (
         {{ percentile_cont('first_response_s', 0.9) }} as p90_first_response_s,
         -- Added up as whole milliseconds: a sum of doubles depends on the order the engine adds
         -- them in, and a rebuild of the same data must give the same value to the last bit.
-        cast(sum(cast(round(handle_time_s * 1000) as {{ dbt.type_bigint() }})) as double precision) / 1000
+        cast(sum(cast(round(handle_time_s * 1000) as {{ dbt.type_bigint() }})) as {{ type_double() }}) / 1000
             as handle_time_s,
-        avg(cast(csat_score as double precision)) as avg_csat
+        avg(cast(csat_score as {{ type_double() }})) as avg_csat
     from agent_sessions
     group by agent_id, team, department, query_nature
 ),

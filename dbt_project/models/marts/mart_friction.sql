@@ -88,7 +88,7 @@ step_sessions as (
 
     union all
 
-    select funnel, step_index, session_id, 0, 0, 0, 1, cast(null as double precision)
+    select funnel, step_index, session_id, 0, 0, 0, 1, cast(null as {{ type_double() }})
     from escalations
 ),
 

@@ -30,17 +30,17 @@ first_escalations as (
 ),
 
 moments as (
-    select 'sessions_started' as measure, started_at as happened_at, cast(null as double precision) as value
+    select 'sessions_started' as measure, started_at as happened_at, cast(null as {{ type_double() }}) as value
     from sessions
 
     union all
 
-    select 'escalations', escalated_at, cast(null as double precision)
+    select 'escalations', escalated_at, cast(null as {{ type_double() }})
     from first_escalations
 
     union all
 
-    select 'messages_received', occurred_at, cast(null as double precision)
+    select 'messages_received', occurred_at, cast(null as {{ type_double() }})
     from events
     where event_type = 'message.received'
 
@@ -54,7 +54,7 @@ moments as (
 happenings as (
     select
         measure,
-        cast(extract(isodow from {{ in_reporting_timezone('happened_at') }}) as integer) as iso_weekday,
+        cast({{ iso_weekday(in_reporting_timezone('happened_at')) }} as integer) as iso_weekday,
         cast(extract(hour from {{ in_reporting_timezone('happened_at') }}) as integer) as hour,
         value
     from moments

@@ -11,6 +11,7 @@ from ingestion.settings import Settings
 from orchestration.defs.checks.validation import import_in_background
 from orchestration.defs.dbt.cli_args import DbtRunConfig, dbt_build_args
 from orchestration.defs.dbt.project import dbt_project
+from orchestration.defs.dbt.spark_tables import mirror_spark_tables
 from orchestration.defs.policies import DUCKDB_POOL, MART_FRESHNESS, OWNERS
 
 
@@ -45,5 +46,8 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
                         target_path=settings.dbt_target_dir)
         import_in_background()  # the quality suites run next; their library loads while dbt works
         yield from build.stream()
+        if settings.destination == "spark":
+            # The checks and the publication read Spark's marts through views in the DuckDB file.
+            mirror_spark_tables(settings)
 
     return journey_dbt

@@ -100,6 +100,8 @@ class JourneyDbtCli(DbtCliResource):
         return None
 
 
-def dbt_cli(dbt_env: Mapping[str, str] | None = None) -> JourneyDbtCli:
-    """The resource for settings whose `dbt_env()` is `dbt_env`."""
-    return JourneyDbtCli(project_dir=dbt_project(dbt_env), dbt_executable=DBT_EXECUTABLE, env=dict(dbt_env or {}))
+def dbt_cli(dbt_env: Mapping[str, str] | None = None, target: str | None = None) -> JourneyDbtCli:
+    """The resource for settings whose `dbt_env()` is `dbt_env` and `dbt_target` is `target`
+    (None: the profile's default, DuckDB)."""
+    return JourneyDbtCli(project_dir=dbt_project(dbt_env), dbt_executable=DBT_EXECUTABLE, env=dict(dbt_env or {}),
+                         target=target)

@@ -100,9 +100,11 @@ def _build(warehouse: Path, path: Path, run_id: str, descriptions: Descriptions,
     published_at = datetime.now(timezone.utc).replace(tzinfo=None)
     with duckdb.connect(str(path), config={"memory_limit": memory_limit}) as con:
         con.execute("attach ? as warehouse (read_only)", [str(warehouse)])
+        # Views too: on Spark the marts are views over its Parquet files (orchestration/defs/dbt/spark_tables.py).
         tables = [name for (name,) in con.execute(
-            "select table_name from duckdb_tables() where database_name = 'warehouse' and schema_name = ? "
-            "order by table_name", [SCHEMA]).fetchall()]
+            "select table_name from duckdb_tables() where database_name = 'warehouse' and schema_name = $s "
+            "union select view_name from duckdb_views() where database_name = 'warehouse' and schema_name = $s "
+            "order by 1", {"s": SCHEMA}).fetchall()]
         if not tables:
             raise RuntimeError(f"{warehouse} has no tables in schema {SCHEMA}: build the marts before publishing")
         con.execute(f"create schema {SCHEMA}")

@@ -84,10 +84,9 @@ handled as (
         holds.session_id,
         holds.assigned_seq,
         sum(
-            {{ dbt.datediff(
+            {{ millis_between(
                 'greatest(holds.assigned_at, human_visits.entered_at)',
-                'least(coalesce(holds.held_until, human_visits.exited_at), human_visits.exited_at)',
-                'millisecond'
+                'least(coalesce(holds.held_until, human_visits.exited_at), human_visits.exited_at)'
             ) }}
         ) as handle_ms
     from holds
@@ -116,4 +115,4 @@ final as (
         and holds.assigned_seq = handled.assigned_seq
 )
 
-select * from final
+{{ bucketed('final') }}

@@ -68,4 +68,4 @@ final as (
     from paired
 )
 
-select * from final
+{{ bucketed('final') }}

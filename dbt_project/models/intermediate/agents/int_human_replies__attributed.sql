@@ -50,4 +50,4 @@ final as (
         and replies.event_seq = sender_team.event_seq
 )
 
-select * from final
+{{ bucketed('final') }}

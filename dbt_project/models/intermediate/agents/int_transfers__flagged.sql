@@ -41,4 +41,4 @@ final as (
         and transfers.event_seq = ping_pongs.event_seq
 )
 
-select * from final
+{{ bucketed('final') }}

@@ -1,18 +1,18 @@
 {#-
   Connected components of the identity graph. Its edges join every
   identifier of an event to the event's anchor (its smallest identifier); a
-  node's component root is the smallest node id reachable from it. The walk
-  only carries a root towards larger nodes, which still lets the component's
-  minimum reach every member while keeping the recursion far below size² per
-  component.
+  node's component root is the smallest node id connected to it, found by
+  iterative label propagation (macros/components.sql), which terminates on
+  any graph, cycles and long chains included, on every warehouse.
 
   Incremental: new identifiers can only join components they touch, so a run
-  re-walks the components of the nodes in observations it has not consumed
+  relabels the components of the nodes in observations it has not consumed
   (plus those new nodes) and replaces their rows. Each node also keeps when
   it was first and last seen, so `dim_users` never rescans the observations.
 -#}
 
-with recursive observed as (
+{%- set scope -%}
+with observed as (
     select * from {{ ref('int_identifiers__observed') }}
 ),
 
@@ -35,12 +35,26 @@ scope as (
 scoped as (
     select * from observed
     where node_id in (select node_id from scope)
-),
+)
 {% else %}
 scoped as (
     select * from observed
-),
+)
 {% endif %}
+{%- endset -%}
+
+{#- Both directions of every edge, and every node with itself. -#}
+{%- set edges -%}
+{{ scope }}
+select node_id as node_from, event_anchor as node_to from scoped
+union
+select event_anchor as node_from, node_id as node_to from scoped
+union
+select node_id as node_from, node_id as node_to from scoped
+{%- endset -%}
+{%- set roots = connected_components(edges) %}
+
+{{ scope }},
 
 nodes as (
     select
@@ -53,40 +67,17 @@ nodes as (
     group by node_id, identifier_kind, identifier_value
 ),
 
-edges as (
-    select node_id as node_from, event_anchor as node_to from scoped where node_id <> event_anchor
-    union
-    select event_anchor as node_from, node_id as node_to from scoped where node_id <> event_anchor
-),
-
-reach (node_id, root_id) as (
-    select node_id, node_id from nodes
-
-    union
-
-    select edges.node_to, reach.root_id
-    from reach
-    inner join edges on reach.node_id = edges.node_from
-    where reach.root_id < edges.node_to
-),
-
-roots as (
-    select node_id, min(root_id) as component_id
-    from reach
-    group by node_id
-),
-
 final as (
     select
         nodes.node_id,
         nodes.identifier_kind,
         nodes.identifier_value,
-        roots.component_id,
+        roots.label as component_id,
         nodes.first_seen_at,
         nodes.last_seen_at,
         {{ consumed_build_seq(ref('int_identifiers__observed')) }} as upstream_build_seq
     from nodes
-    inner join roots on nodes.node_id = roots.node_id
+    inner join {{ roots }} as roots on nodes.node_id = roots.node_id
 )
 
 select * from final

@@ -28,7 +28,7 @@ with events as (
     select * from {{ ref('stg_raw__events') }}
     where conversation_id is not null
     {% if is_incremental() %}
-        and conversation_id in (
+        and {% call conversations_in('conversation_id') %}
             select conversation_id
             from {{ ref('stg_raw__events') }}
             where conversation_id is not null
@@ -37,17 +37,18 @@ with events as (
             select conversation_id
             from {{ this }}
             where ttl_ms <> {{ ttl_ms() }}
-        )
+        {% endcall %}
     {% endif %}
 ),
 
 ordered as (
     select
         *,
-        row_number() over (
+        -- bigint everywhere (Spark's row_number is an int).
+        cast(row_number() over (
             partition by conversation_id
             order by occurred_at, received_at, event_id
-        ) as event_seq,
+        ) as {{ dbt.type_bigint() }}) as event_seq,
         (event_type = 'conversation.state_changed' and to_state in ({{ quoted(terminal_states()) }})) as is_terminal_event,
         event_type <> 'conversation.expired' as is_activity
     from events
@@ -70,7 +71,7 @@ gaps as (
     select
         *,
         coalesce(
-            occurred_at >= {{ dbt.dateadd('millisecond', ttl_ms(), 'prev_activity_at') }},
+            occurred_at >= {{ plus_millis(ttl_ms(), 'prev_activity_at') }},
             false
         ) as after_ttl_gap,
         sum(case when is_starter then 1 else 0 end) over (
@@ -119,7 +120,7 @@ numbered as (
 
 final as (
     select
-        {{ dbt.concat(['conversation_id', "':'", 'cast(session_ordinal as varchar)']) }} as session_id,
+        {{ dbt.concat(['conversation_id', "':'", 'cast(session_ordinal as ' ~ type_text() ~ ')']) }} as session_id,
         conversation_id,
         session_ordinal,
         event_seq,
@@ -157,4 +158,4 @@ final as (
     from numbered
 )
 
-select * from final
+{{ bucketed('final') }}

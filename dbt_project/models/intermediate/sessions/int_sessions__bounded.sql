@@ -16,11 +16,11 @@
 with events as (
     select * from {{ ref('int_events__sessionized') }}
     {% if is_incremental() %}
-    where conversation_id in (
+    where {% call conversations_in('conversation_id') %}
         {{ rebuilt_conversations(ref('int_events__sessionized')) }}
         union
         select conversation_id from {{ this }} where final_state = 'open'
-    )
+    {% endcall %}
     {% endif %}
 ),
 
@@ -75,9 +75,9 @@ ttl_expiry as (
         case
             when terminals.terminal_at is not null then null
             when first_gap.expiring_activity_at is not null
-                then {{ dbt.dateadd('millisecond', ttl_ms(), 'first_gap.expiring_activity_at') }}
-            when {{ dbt.dateadd('millisecond', ttl_ms(), 'sessions.last_activity_at') }} <= watermark.watermark_at
-                then {{ dbt.dateadd('millisecond', ttl_ms(), 'sessions.last_activity_at') }}
+                then {{ plus_millis(ttl_ms(), 'first_gap.expiring_activity_at') }}
+            when {{ plus_millis(ttl_ms(), 'sessions.last_activity_at') }} <= watermark.watermark_at
+                then {{ plus_millis(ttl_ms(), 'sessions.last_activity_at') }}
         end as expired_at
     from sessions
     cross join watermark
@@ -121,4 +121,4 @@ final as (
     left join bounded_activity on sessions.session_id = bounded_activity.session_id
 )
 
-select * from final
+{{ bucketed('final') }}

@@ -52,10 +52,8 @@ visit_summary as (
         max(case when state = 'human_active' then 1 else 0 end) as entered_human,
         min(case when state = 'pending_agent' then entered_at end) as first_pending_at,
         min(case when state = 'pending_agent' then visit_index end) as first_pending_visit,
-        sum(
-            case when state = 'pending_agent' and exited_at is not null
-                then {{ dbt.datediff('entered_at', 'exited_at', 'millisecond') }} end
-        ) / 1000.0 as ended_queue_wait_s,
+        {{ ms_to_seconds("sum(case when state = 'pending_agent' and exited_at is not null
+            then " ~ millis_between('entered_at', 'exited_at') ~ " end)") }} as ended_queue_wait_s,
         sum(case when state = 'bot_active' and previous_state = 'pending_agent' then 1 else 0 end)
             as returned_to_bot
     from visits
@@ -148,4 +146,4 @@ final as (
     left join ping_pongs on sessions.session_id = ping_pongs.session_id
 )
 
-select * from final
+{{ bucketed('final') }}

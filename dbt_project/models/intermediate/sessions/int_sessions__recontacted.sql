@@ -29,7 +29,7 @@ windowed as (
         sessions.session_ordinal,
         sessions.started_at,
         sessions.ended_at,
-        {{ dbt.dateadd('millisecond', recontact_window_ms(), 'sessions.ended_at') }} as window_ends_at,
+        {{ plus_millis(recontact_window_ms(), 'sessions.ended_at') }} as window_ends_at,
         sessions.final_state,
         sessions.bot_contained,
         users.unified_user_id

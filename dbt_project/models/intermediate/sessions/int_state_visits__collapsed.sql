@@ -74,7 +74,7 @@ sequenced as (
         session_id,
         state,
         entered_at,
-        row_number() over (partition by session_id order by entered_at, point_seq) as visit_index,
+        cast(row_number() over (partition by session_id order by entered_at, point_seq) as {{ dbt.type_bigint() }}) as visit_index,
         lag(state) over (partition by session_id order by entered_at, point_seq) as previous_state,
         lead(state) over (partition by session_id order by entered_at, point_seq) as next_state,
         lead(entered_at) over (partition by session_id order by entered_at, point_seq) as next_entered_at
@@ -101,4 +101,4 @@ final as (
         and sequenced.state = valid_transitions.to_state
 )
 
-select * from final
+{{ bucketed('final') }}
