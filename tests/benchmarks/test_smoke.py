@@ -184,7 +184,9 @@ def test_run_cost() -> None:
     noop = line_matching(lines, r"^nothing new\s+.* s wall.*$").group(0)
     assert not any(stage in noop for stage in ("load", "dbt build", "checks", "publish")), noop
     ratio = line_matching(lines, rf"^\+1 %: {NUMBER} s wall .*, {NUMBER} of the full refresh")
-    assert number(ratio.group(2)) == pytest.approx(runs["+1 %"] / runs["full refresh"], abs=0.002)
+    # The walls are printed to 0.1 s and the ratio from the unrounded ones: at smoke size (walls of
+    # 15-30 s) rounding alone moves the ratio of the printed walls by up to about 0.5 %.
+    assert number(ratio.group(2)) == pytest.approx(runs["+1 %"] / runs["full refresh"], rel=0.01)
     assert "+1 % serving snapshot equals the full refresh's: True" in lines
 
 
