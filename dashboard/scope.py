@@ -47,6 +47,13 @@ QUEUE_SCOPE = f"""(
     and ($team is null or q.team = $team)
 )"""
 
+# docs/contract.md §6.2.2 over rows of fct_queue_visits (as q): a visit is offered when answered or abandoned
+# after the short-abandon bound (the outcome says which), answered within the threshold $threshold_s.
+QUEUE_COUNTS = """
+    count(*) filter (where q.outcome in ('answered', 'abandoned')) as offered,
+    count(*) filter (where q.outcome = 'answered' and q.dwell_s <= $threshold_s) as answered_within,
+    count(*) filter (where q.outcome = 'abandoned') as abandoned"""
+
 # Options of the filter form: the values present in the snapshot.
 OPTIONS_SQL = {
     "channel": "select distinct channel from marts.fct_sessions where channel is not null order by 1",

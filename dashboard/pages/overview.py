@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from dashboard import charts
 from dashboard.filters import Filters
 from dashboard.pages.quality import resolution
-from dashboard.scope import OPTIONS_SQL, QUEUE_SCOPE, SESSION_SCOPE, STARTED_IN_PERIOD
+from dashboard.scope import OPTIONS_SQL, QUEUE_COUNTS, QUEUE_SCOPE, SESSION_SCOPE, STARTED_IN_PERIOD
 from dashboard.snapshot import Visit
 
 SESSION_KPIS_SQL = f"""
@@ -30,13 +30,8 @@ where {STARTED_IN_PERIOD} and {SESSION_SCOPE}
 """
 
 SERVICE_KPIS_SQL = f"""
-select
-    count(*) filter (where q.outcome = 'answered' and q.dwell_s <= $threshold_s)
-        / nullif(count(*) filter (where q.outcome in ('answered', 'abandoned')), 0) as service_level,
-    count(*) filter (where q.outcome = 'abandoned')
-        / nullif(count(*) filter (where q.outcome in ('answered', 'abandoned')), 0) as abandon_rate
-from marts.fct_queue_visits as q
-where {QUEUE_SCOPE}
+select answered_within / nullif(offered, 0) as service_level, abandoned / nullif(offered, 0) as abandon_rate
+from (select {QUEUE_COUNTS} from marts.fct_queue_visits as q where {QUEUE_SCOPE})
 """
 
 THRESHOLDS_SQL = "select distinct threshold_s from marts.mart_service_level order by threshold_s"

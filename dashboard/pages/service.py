@@ -15,7 +15,7 @@ from __future__ import annotations
 from dashboard import charts
 from dashboard.filters import Filters
 from dashboard.pages.overview import THRESHOLDS_SQL, threshold
-from dashboard.scope import QUEUE_SCOPE, SESSION_SCOPE, STARTED_IN_PERIOD
+from dashboard.scope import QUEUE_COUNTS, QUEUE_SCOPE, SESSION_SCOPE, STARTED_IN_PERIOD
 from dashboard.snapshot import Visit
 
 # Service level and abandon rate (docs/contract.md §6.2.2) from the queue visits in scope: over all of them
@@ -26,10 +26,7 @@ with days as (
     select
         q.day,
         q.team,
-        count(*) as queued,
-        count(*) filter (where q.outcome in ('answered', 'abandoned')) as offered,
-        count(*) filter (where q.outcome = 'answered' and q.dwell_s <= $threshold_s) as answered_within,
-        count(*) filter (where q.outcome = 'abandoned') as abandoned
+        count(*) as queued,{QUEUE_COUNTS}
     from marts.fct_queue_visits as q
     where {QUEUE_SCOPE}
     group by q.day, q.team
