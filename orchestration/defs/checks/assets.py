@@ -72,11 +72,12 @@ def run_suites(warehouse: Path, suites: Iterable[SuiteFile], validated: Validate
     with duckdb.connect(str(warehouse), read_only=True) as con:
         validator = Validator()
         for suite in suites:
-            stamped = STAMP_COLUMN in mart_columns(con, suite.mart)
+            present = mart_columns(con, suite.mart)
+            stamped = STAMP_COLUMN in present
             above = since(suite.mart) if stamped else None
             through = con.execute(f'select max({STAMP_COLUMN}) from marts."{suite.mart}"').fetchone()[0] \
                 if stamped else None
-            frame = read_mart(con, suite, above)
+            frame = read_mart(con, suite, present, above)
             verdict = validator.validate(frame, suite)
             if verdict.passed and stamped and validated is not None:
                 validated.passed(suite.mart, through)
@@ -111,12 +112,12 @@ def mart_columns(con: duckdb.DuckDBPyConnection, mart: str) -> list[str]:
         "and schema_name = 'marts' and table_name = ? order by column_index", [mart]).fetchall()]
 
 
-def read_mart(con: duckdb.DuckDBPyConnection, suite: SuiteFile, above: int | None = None):
+def read_mart(con: duckdb.DuckDBPyConnection, suite: SuiteFile, present: list[str], above: int | None = None):
     """The mart's rows (those stamped above `above`, when given) with only the columns the
     suite names (GX reads frames, not DuckDB): a wide mart costs what its checks need, plus
-    the suite's derived columns. A named column the mart lacks is left out for GX to report
-    as missing; with none named, the first column keeps the row count."""
-    present = mart_columns(con, suite.mart)
+    the suite's derived columns. `present` is the mart's columns (`mart_columns`). A named
+    column the mart lacks is left out for GX to report as missing; with none named, the
+    first column keeps the row count."""
     if not present:
         raise ValueError(f"marts.{suite.mart} is not in the warehouse: has the dbt build created it?")
     columns = [f'"{c}"' for c in present if c in suite.columns] or [f'"{present[0]}"']
