@@ -11,15 +11,15 @@ The wire itself is fuzzed over loopback elsewhere (test_fuzz.py, test_slow_clien
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
 from ingestion.collector.app import Collector
 from ingestion.settings import CollectorConfig, Settings
+from tests.support.collector_server import CollectorKeys
 
 
 @dataclass
@@ -33,17 +33,9 @@ class Answer:
 
 
 @dataclass
-class InProcessCollector:
-    home: Path
-    env_extra: dict[str, str] = field(default_factory=dict)
-    api_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    token_key: str = field(default_factory=lambda: secrets.token_urlsafe(40))
-    hash_key: str = field(default_factory=lambda: secrets.token_hex(32))
-
+class InProcessCollector(CollectorKeys):
     def __post_init__(self) -> None:
-        env = {"JOURNEY_HOME": str(self.home), "JOURNEY_API_KEYS": self.api_key,
-               "JOURNEY_TOKEN_KEYS": f"k1:{self.token_key}", "JOURNEY_HASH_KEY": self.hash_key,
-               "JOURNEY_CORS_ORIGINS": "https://shop.example", **self.env_extra}
+        env = self.collector_env()
         self.config = CollectorConfig.load(env)
         self.app = Collector(Settings.from_env(env), self.config)
 

@@ -28,12 +28,24 @@ class Response:
 
 
 @dataclass
-class CollectorProcess:
+class CollectorKeys:
+    """A test collector's home and its secrets, generated per test."""
+
     home: Path
     env_extra: dict[str, str] = field(default_factory=dict)
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     token_key: str = field(default_factory=lambda: secrets.token_urlsafe(40))
     hash_key: str = field(default_factory=lambda: secrets.token_hex(32))
+
+    def collector_env(self) -> dict[str, str]:
+        """The JOURNEY_* settings of such a collector (`env_extra` last, so a test can override any)."""
+        return {"JOURNEY_HOME": str(self.home), "JOURNEY_API_KEYS": self.api_key,
+                "JOURNEY_TOKEN_KEYS": f"k1:{self.token_key}", "JOURNEY_HASH_KEY": self.hash_key,
+                "JOURNEY_CORS_ORIGINS": "https://shop.example", **self.env_extra}
+
+
+@dataclass
+class CollectorProcess(CollectorKeys):
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     preexec_fn: Callable[[], None] | None = None  # e.g. resource limits of the child
@@ -43,9 +55,7 @@ class CollectorProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "JOURNEY_HOME": str(self.home), "JOURNEY_API_KEYS": self.api_key,
-                "JOURNEY_TOKEN_KEYS": f"k1:{self.token_key}", "JOURNEY_HASH_KEY": self.hash_key,
-                "JOURNEY_CORS_ORIGINS": "https://shop.example", **self.env_extra}
+        return {**os.environ, **self.collector_env()}
 
     def settings(self) -> Settings:
         """The settings of a loader on this collector's home: its spool, a warehouse beside it, its hash key."""
