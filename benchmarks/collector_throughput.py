@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -111,6 +112,68 @@ def median_row(rows: list[tuple[float, float, float | None]]) -> tuple[float, fl
     return sorted(rows, key=lambda row: row[0])[len(rows) // 2]
 
 
+EVENTS_PER_REQUEST = {"single": 1, "batch100": 100}
+
+
+@dataclass
+class Bench:
+    """What every measurement shares: the folder, the key, the request bodies and wrk
+    scripts per shape, the source tree per server name, and the rounds measured so far."""
+
+    work: Path
+    api_key: str
+    bodies: dict[str, bytes]
+    scripts: dict[str, Path]
+    trees: dict[str, Path]
+    args: argparse.Namespace
+    rounds: dict[tuple[int, str, str], list[tuple[float, float, float | None]]] = field(default_factory=dict)
+
+    def measure(self, name: str, template: list[str], shape: str) -> None:
+        """One server (`name`) at every connection count with one request shape."""
+        tree, port, args = self.trees[name], free_port(), self.args
+        env = {**os.environ, "JOURNEY_HOME": str(self.work / f"{name}-{shape}"), "JOURNEY_API_KEYS": self.api_key,
+               "JOURNEY_HASH_KEY": secrets.token_hex(32), "BARE_ASGI_FILE": str(self.work / f"{name}-{shape}.out"),
+               "JOURNEY_SPOOL_MAX_BYTES": str(64 << 30),
+               # One key at full speed is over the per-key default (5,000/s): the
+               # limiter still runs on every request, with a rate it never reaches.
+               "JOURNEY_RATE_LIMIT_KEY_RPS": str(10 ** 9),
+               **({"PYTHONPATH": str(tree)} if tree != REPO else {})}
+        proc = start([part.format(port=port) for part in template], env, port, tree)
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            url = f"{base_url}/v1/events"
+            check_accepted(url, self.bodies[shape], self.api_key)
+            for connections in args.connections:
+                if args.warmup:
+                    wrk(url, self.scripts[shape], args.warmup, connections)
+                before = commits(base_url) if name != "bare" else (0, 0.0)
+                rps, p99 = wrk(url, self.scripts[shape], args.seconds, connections)
+                after = commits(base_url) if name != "bare" else (0, 0.0)
+                n, seconds = after[0] - before[0], after[1] - before[1]
+                self.rounds.setdefault((connections, name, shape), []).append(
+                    (rps, p99, seconds / n * 1000 if n else None))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def report(results: dict[tuple[int, str, str], tuple], servers: list[str], args: argparse.Namespace) -> None:
+    """The table of medians, then each connection count's ratios to the bare server (and the baseline)."""
+    print(f"{'conns':>5} {'server':<10} {'request':<9} {'req/s':>10} {'events/s':>11} {'p99 ms':>8} "
+          f"{'commit ms':>9}")
+    for (connections, name, shape), (rps, p99, commit_ms) in sorted(
+            results.items(), key=lambda item: (item[0][0], servers.index(item[0][1]), item[0][2])):
+        print(f"{connections:>5} {name:<10} {shape:<9} {rps:>10,.0f} "
+              f"{rps * EVENTS_PER_REQUEST[shape]:>11,.0f} {p99:>8.1f} "
+              f"{'' if commit_ms is None else f'{commit_ms:.2f}':>9}")
+    versus = [("bare", "bare")] + ([("baseline", f"baseline {args.compare}")] if args.compare else [])
+    for connections in args.connections:
+        for other, label in versus:
+            ratios = ", ".join(f"{shape} {results[(connections, 'collector', shape)][0] / results[(connections, other, shape)][0]:.2f}"
+                               for shape in EVENTS_PER_REQUEST)
+            print(f"collector / {label} at {connections} connections: {ratios}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
@@ -128,73 +191,27 @@ def main() -> None:
     api_key = secrets.token_urlsafe(24)
     bodies = {"single": json.dumps(event(1)).encode(),
               "batch100": json.dumps({"events": [event(i) for i in range(100)]}).encode()}
-    scripts = {shape: lua_script(work / f"{shape}.lua", body, api_key) for shape, body in bodies.items()}
-    events_per_request = {"single": 1, "batch100": 100}
+    bench = Bench(work, api_key, bodies,
+                  scripts={shape: lua_script(work / f"{shape}.lua", body, api_key) for shape, body in bodies.items()},
+                  trees={"collector": REPO, "baseline": work / "baseline", "bare": REPO}, args=args)
     servers = {
         "collector": [sys.executable, "-m", "ingestion.collector", "--port", "{port}"],
         "bare": [sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), "bare_asgi:app", "--port", "{port}",
                  "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
     }
-    trees = {"collector": REPO, "baseline": work / "baseline", "bare": REPO}
     if args.compare:
         servers = {"collector": servers["collector"], "baseline": servers["collector"], "bare": servers["bare"]}
-        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(trees["baseline"]), args.compare],
+        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(bench.trees["baseline"]), args.compare],
                        cwd=REPO, check=True)
-    rounds: dict[tuple[int, str, str], list[tuple[float, float, float | None]]] = {}
-
-    def measure(name: str, template: list[str], shape: str, script: Path) -> None:
-        tree = trees[name]
-        port = free_port()
-        env = {**os.environ, "JOURNEY_HOME": str(work / f"{name}-{shape}"), "JOURNEY_API_KEYS": api_key,
-               "JOURNEY_HASH_KEY": secrets.token_hex(32), "BARE_ASGI_FILE": str(work / f"{name}-{shape}.out"),
-               "JOURNEY_SPOOL_MAX_BYTES": str(64 << 30),
-               # One key at full speed is over the per-key default (5,000/s): the
-               # limiter still runs on every request, with a rate it never reaches.
-               "JOURNEY_RATE_LIMIT_KEY_RPS": str(10 ** 9),
-               **({"PYTHONPATH": str(tree)} if tree != REPO else {})}
-        proc = start([part.format(port=port) for part in template], env, port, tree)
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            check_accepted(f"{base_url}/v1/events", bodies[shape], api_key)
-            for connections in args.connections:
-                if args.warmup:
-                    wrk(f"{base_url}/v1/events", script, args.warmup, connections)
-                before = commits(base_url) if name != "bare" else (0, 0.0)
-                rps, p99 = wrk(f"{base_url}/v1/events", script, args.seconds, connections)
-                after = commits(base_url) if name != "bare" else (0, 0.0)
-                n, seconds = after[0] - before[0], after[1] - before[1]
-                rounds.setdefault((connections, name, shape), []).append(
-                    (rps, p99, seconds / n * 1000 if n else None))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-
     try:
         for _ in range(args.rounds):
             for name, template in servers.items():
-                for shape, script in scripts.items():
-                    measure(name, template, shape, script)
-        results = {key: median_row(rows) for key, rows in rounds.items()}
-        print(f"{'conns':>5} {'server':<10} {'request':<9} {'req/s':>10} {'events/s':>11} {'p99 ms':>8} "
-              f"{'commit ms':>9}")
-        for (connections, name, shape), (rps, p99, commit_ms) in sorted(
-                results.items(), key=lambda item: (item[0][0], list(servers).index(item[0][1]), item[0][2])):
-            print(f"{connections:>5} {name:<10} {shape:<9} {rps:>10,.0f} "
-                  f"{rps * events_per_request[shape]:>11,.0f} {p99:>8.1f} "
-                  f"{'' if commit_ms is None else f'{commit_ms:.2f}':>9}")
-        for connections in args.connections:
-            ratio = {shape: results[(connections, "collector", shape)][0] / results[(connections, "bare", shape)][0]
-                     for shape in scripts}
-            ratios = ", ".join(f"{shape} {value:.2f}" for shape, value in ratio.items())
-            print(f"collector / bare at {connections} connections: {ratios}")
-            if args.compare:
-                ratio = {shape: results[(connections, "collector", shape)][0]
-                         / results[(connections, "baseline", shape)][0] for shape in scripts}
-                ratios = ", ".join(f"{shape} {value:.2f}" for shape, value in ratio.items())
-                print(f"collector / baseline {args.compare} at {connections} connections: {ratios}")
+                for shape in bodies:
+                    bench.measure(name, template, shape)
+        report({key: median_row(rows) for key, rows in bench.rounds.items()}, list(servers), args)
     finally:
         if args.compare:
-            subprocess.run(["git", "worktree", "remove", "--force", str(trees["baseline"])], cwd=REPO)
+            subprocess.run(["git", "worktree", "remove", "--force", str(bench.trees["baseline"])], cwd=REPO)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -180,67 +180,85 @@ def read_segments(segments: Sequence[Path], warehouse: Path | None = None, parqu
         con.execute("set TimeZone = 'UTC'")
         con.execute("set preserve_insertion_order = false")
         _parse(con, segments)
-        seen = "select null::varchar as event_id where false"
-        if warehouse is not None and warehouse.exists():
-            con.execute("attach '" + str(warehouse).replace("'", "''") + "' as wh (read_only)")
-            has_table = con.sql(
-                "select count(*) from duckdb_tables() where database_name = 'wh' "
-                "and schema_name = $s and table_name = 'events'", params={"s": RAW_DATASET}).fetchall()[0][0]
-            if has_table:
-                seen = f"select event_id from wh.{RAW_DATASET}.events"
-        if parquet_raw is not None:
-            seen = _parquet_ids(parquet_raw / "events", "event_id") or seen
-        seen_quarantine = (parquet_raw and _parquet_ids(parquet_raw / "quarantine", "quarantine_id")) or (
-            "select null::varchar as quarantine_id where false")
-        # Duplicates are rare: rank only their rows instead of windowing the whole batch.
-        events_sql = f"""
-            with dups as (
-                select event_id from parsed where reason is null group by event_id having count(*) > 1
-            ),
-            first_copies as (
-                select parsed.rowid as rid
-                from parsed semi join dups using (event_id)
-                where parsed.reason is null
-                qualify row_number() over (
-                    partition by parsed.event_id
-                    order by parsed.received_at, parsed.spool_segment, parsed.rowid) = 1
-            )
-            select event_id, type, occurred_at, received_at, sent_at, conversation_id, channel,
-                   actor, identity, attributes, properties, extras, spool_segment,
-                   now() as loaded_at
-            from parsed
-            where reason is null
-              and (event_id not in (select event_id from dups) or rowid in (select rid from first_copies))
-              and not exists (select 1 from ({seen}) as s where s.event_id = parsed.event_id)
-        """
-        events = con.sql(events_sql).to_arrow_table().cast(EVENTS_SCHEMA)
-        quarantine = con.sql(f"""
-            with rejected as (
-                select
-                    md5(concat_ws(chr(31), source, coalesce(source_line, spool_line), raw)) as quarantine_id,
-                    *
-                from (
-                    select
-                        spool_segment,
-                        spool_line,
-                        reason,
-                        coalesce(quarantine ->> 'source', 'spool') as source,
-                        try_cast(quarantine ->> 'line' as bigint) as source_line,
-                        coalesce(
-                            quarantine ->> 'raw',
-                            to_json(struct_pack(spool_segment, event_id, type, occurred_at, received_at,
-                                                conversation_id, properties))::varchar
-                        ) as raw,
-                        coalesce(try_cast(quarantine ->> 'received_at' as timestamptz), now()) as quarantined_at
-                    from parsed
-                    where reason is not null
-                )
-            )
-            select * from rejected where quarantine_id not in ({seen_quarantine})
-        """).to_arrow_table()
+        seen_events, seen_quarantine = _stored_ids(con, warehouse, parquet_raw)
+        events = con.sql(_new_events_sql(seen_events)).to_arrow_table().cast(EVENTS_SCHEMA)
+        quarantine = con.sql(_new_quarantine_sql(seen_quarantine)).to_arrow_table()
         return Batch(events, quarantine)
     finally:
         con.close()
+
+
+def _stored_ids(con: duckdb.DuckDBPyConnection, warehouse: Path | None,
+                parquet_raw: Path | None) -> tuple[str, str]:
+    """Queries of the event ids and quarantine ids already stored (empty when none are)."""
+    seen = "select null::varchar as event_id where false"
+    if warehouse is not None and warehouse.exists():
+        con.execute("attach '" + str(warehouse).replace("'", "''") + "' as wh (read_only)")
+        has_table = con.sql(
+            "select count(*) from duckdb_tables() where database_name = 'wh' "
+            "and schema_name = $s and table_name = 'events'", params={"s": RAW_DATASET}).fetchall()[0][0]
+        if has_table:
+            seen = f"select event_id from wh.{RAW_DATASET}.events"
+    if parquet_raw is not None:
+        seen = _parquet_ids(parquet_raw / "events", "event_id") or seen
+    seen_quarantine = (parquet_raw and _parquet_ids(parquet_raw / "quarantine", "quarantine_id")) or (
+        "select null::varchar as quarantine_id where false")
+    return seen, seen_quarantine
+
+
+def _new_events_sql(seen: str) -> str:
+    """The valid parsed records not stored yet, one per event_id: the first arrival
+    (earliest receipt, then segment and line order). Duplicates are rare, so only
+    their rows are ranked instead of windowing the whole batch."""
+    return f"""
+        with dups as (
+            select event_id from parsed where reason is null group by event_id having count(*) > 1
+        ),
+        first_copies as (
+            select parsed.rowid as rid
+            from parsed semi join dups using (event_id)
+            where parsed.reason is null
+            qualify row_number() over (
+                partition by parsed.event_id
+                order by parsed.received_at, parsed.spool_segment, parsed.rowid) = 1
+        )
+        select event_id, type, occurred_at, received_at, sent_at, conversation_id, channel,
+               actor, identity, attributes, properties, extras, spool_segment,
+               now() as loaded_at
+        from parsed
+        where reason is null
+          and (event_id not in (select event_id from dups) or rowid in (select rid from first_copies))
+          and not exists (select 1 from ({seen}) as s where s.event_id = parsed.event_id)
+    """
+
+
+def _new_quarantine_sql(seen: str) -> str:
+    """The rejected records not stored yet, keyed by origin, line and content (a
+    re-import of the same file adds nothing)."""
+    return f"""
+        with rejected as (
+            select
+                md5(concat_ws(chr(31), source, coalesce(source_line, spool_line), raw)) as quarantine_id,
+                *
+            from (
+                select
+                    spool_segment,
+                    spool_line,
+                    reason,
+                    coalesce(quarantine ->> 'source', 'spool') as source,
+                    try_cast(quarantine ->> 'line' as bigint) as source_line,
+                    coalesce(
+                        quarantine ->> 'raw',
+                        to_json(struct_pack(spool_segment, event_id, type, occurred_at, received_at,
+                                            conversation_id, properties))::varchar
+                    ) as raw,
+                    coalesce(try_cast(quarantine ->> 'received_at' as timestamptz), now()) as quarantined_at
+                from parsed
+                where reason is not null
+            )
+        )
+        select * from rejected where quarantine_id not in ({seen})
+    """
 
 
 @dlt.source(name="spool", max_table_nesting=0)
