@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -18,15 +20,42 @@ SAMPLE_QUERY = """select final_state, count(*) as sessions,
 from marts.fct_sessions group by final_state order by sessions desc"""
 
 
+# Off a terminal, how often a long step reports how far it got.
+PROGRESS_EVERY_S = 15.0
+
+
 def _say(message: str) -> None:
     print(message, flush=True)
+
+
+@contextmanager
+def _progress_line(doing: str) -> Iterator[Callable[[str], None]]:
+    """Progress of a long step: on a terminal one status line rewritten in place; in a
+    file or pipe (no terminal to rewrite) a line at most every PROGRESS_EVERY_S seconds."""
+    from rich.console import Console
+
+    console = Console()
+    if console.is_terminal:
+        with console.status(f"{doing}…") as status:
+            yield lambda message: status.update(f"{doing} {message}")
+        return
+    last = time.monotonic()
+
+    def say(message: str) -> None:
+        nonlocal last
+        if time.monotonic() - last >= PROGRESS_EVERY_S:
+            last = time.monotonic()
+            _say(f"  {doing} {message}")
+
+    yield say
 
 
 def _import(paths: list[Path], settings: Settings, strict: bool = False) -> int:
     from ingestion.importer import import_files
 
     started = time.monotonic()
-    report = import_files(paths, settings, progress=lambda m: _say(f"  imported {m}"))
+    with _progress_line("importing") as progress:
+        report = import_files(paths, settings, progress=progress)
     _say(f"import: {report.accepted:,} events accepted into the spool, "
          f"{report.quarantined:,} lines quarantined ({time.monotonic() - started:.1f} s)")
     for file, line, reason in report.problems[:20]:
@@ -173,7 +202,7 @@ def _send_through_collector(settings: Settings, events: list[dict]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="journey",
         description="Journey analytics: chat → webview → human-agent journeys as one session.",
@@ -213,8 +242,11 @@ def main(argv: list[str] | None = None) -> int:
                                      "(beyond loopback only with JOURNEY_DASHBOARD_PASSWORD)")
     dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on")
     dashboard.add_argument("--port", type=int, default=8701, help="port to listen on")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
         if args.command == "demo":

@@ -28,6 +28,22 @@ def test_import_reports_bad_lines_by_file_and_line(settings, tmp_path, capsys):
     assert main(["import", "--strict", str(path)]) == 1
 
 
+def test_import_progress_off_a_terminal_is_a_line_now_and_then(settings, tmp_path, monkeypatch, capsys):
+    """Piped or logged, a long import says how far it got at most every PROGRESS_EVERY_S, not every 20k lines."""
+    path = tmp_path / "many.ndjson"
+    write_ndjson(simulate(days=4, sessions_per_day=800, seed=5).events, path)
+    assert sum(1 for _ in path.open()) > 40_000  # the importer reports every 20,000 lines
+
+    def progress_lines(every_s: float) -> list[str]:
+        monkeypatch.setattr("orchestration.cli.PROGRESS_EVERY_S", every_s)
+        assert main(["import", str(path)]) == 0
+        return [line for line in capsys.readouterr().out.splitlines() if line.startswith("  importing")]
+
+    assert progress_lines(3600.0) == []  # shorter than the interval: the summary alone
+    every_report = progress_lines(0.0)
+    assert len(every_report) >= 2 and all(line.endswith("lines") and "many.ndjson" in line for line in every_report)
+
+
 def test_missing_file_and_bad_setting_are_clear_errors(settings, tmp_path, capsys, monkeypatch):
     assert main(["import", str(tmp_path / "nope.ndjson")]) == 2
     assert "no such file" in capsys.readouterr().err
