@@ -358,13 +358,18 @@ def prepare(pipeline: dlt.Pipeline, settings: Settings) -> Delivery:
     return fetch(settings)
 
 
-def ensure_raw_events(settings: Settings) -> bool:
-    """Create an empty `raw.events` on a new warehouse, so a first run with an
-    empty spool builds empty marts instead of failing on a missing source.
-    Returns whether it had to. Not on Spark, where every dbt run registers `raw`'s
-    folders, empty or not (dbt_project/macros/spark.sql)."""
-    if settings.destination == "spark":
-        return False
+def ensure_raw_tables(settings: Settings) -> bool:
+    """Create what a dbt build reads from `raw` when no load has written it yet, so a first
+    run with an empty spool builds empty marts instead of failing on a missing source:
+    an empty `raw.events` in the warehouse, or on Spark the Parquet folders of both raw
+    tables, which every dbt run registers (dbt_project/macros/spark.sql; Spark would log a
+    stack trace for a folder that does not exist). Returns whether it had to."""
+    parquet = raw_parquet(settings)
+    if parquet is not None:
+        missing = [folder for folder in (parquet / "events", parquet / "quarantine") if not folder.exists()]
+        for folder in missing:
+            folder.mkdir(parents=True)
+        return bool(missing)
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(settings.warehouse)) as con:
         exists = con.sql("select count(*) from duckdb_tables() where schema_name = $s and table_name = 'events'",
@@ -416,4 +421,8 @@ def load_waiting(pipeline: dlt.Pipeline, settings: Settings,
         totals = {k: totals[k] + batch[k] for k in totals}
         progress(f"spool: batch {totals['batches']} loaded: {batch['segments']} segment(s), "
                  f"{batch['events']:,} new events, {batch['quarantined']:,} quarantined")
+    # A load leaves every raw table dbt reads in place, written or not: after the first
+    # load with rows a DuckDB warehouse has them, so it is looked at only when none came.
+    if (not totals["batches"] or settings.destination == "spark") and ensure_raw_tables(settings):
+        progress(f"created the {RAW_DATASET} tables no load had written yet (empty)")
     return totals

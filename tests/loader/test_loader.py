@@ -182,3 +182,20 @@ def test_one_load_takes_a_backlog_beyond_one_batch_and_the_open_segments_of_dead
     assert _query(settings, "select count(*), count(distinct event_id) from raw.events") == [(210, 210)]
     assert SpoolReader(settings.spool_dir).pending() == []
     assert list((settings.spool_dir / "active").glob("*.open")) == []
+
+
+def test_a_load_for_spark_leaves_both_raw_folders_even_without_rejections(tmp_path):
+    """Spark registers raw's two Parquet folders on every dbt run; a folder that does not
+    exist yet would cost a Java stack trace in the run log, so the loader leaves both."""
+    import secrets
+
+    from ingestion.settings import Settings
+
+    settings = Settings.from_env({"JOURNEY_HOME": str(tmp_path / "home"), "JOURNEY_HASH_KEY": secrets.token_hex(32),
+                                  "JOURNEY_DESTINATION": "spark"})
+    raw = settings.spark_dir / "raw"
+    write_lines(tmp_path / "a.ndjson", _events(5))
+    import_files([tmp_path / "a.ndjson"], settings)
+    assert load_spool(settings) == {"segments": 1, "events": 5, "quarantined": 0}
+    assert list((raw / "events").rglob("*.parquet"))
+    assert (raw / "quarantine").is_dir() and not list((raw / "quarantine").rglob("*.parquet"))

@@ -4,7 +4,7 @@ import dagster as dg
 from dagster_dlt import DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from ingestion.loader import RAW_DATASET, ensure_raw_events, load_waiting, make_pipeline, spool_source
+from ingestion.loader import RAW_DATASET, load_waiting, make_pipeline, spool_source
 from ingestion.settings import Settings
 from orchestration.defs.policies import DUCKDB_POOL, OWNERS
 
@@ -41,8 +41,6 @@ def build_spool_assets(settings: Settings) -> dg.AssetsDefinition:
         totals = load_waiting(make_pipeline(settings), settings, progress=context.log.info)
         if not totals["batches"]:
             context.log.info("spool: nothing waiting")
-            if ensure_raw_events(settings):
-                context.log.info(f"created an empty {RAW_DATASET}.events on the new warehouse")
         # One result per table for the whole run, however many batches it took.
         rows = {"events": totals["events"], "quarantine": totals["quarantined"]}
         for key in context.selected_asset_keys:
