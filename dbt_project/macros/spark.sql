@@ -4,7 +4,8 @@
   run on Spark registers them as external tables first (an on-run-start hook,
   a no-op on the other warehouses, whose `raw` the loader creates itself).
   The columns are declared, not inferred, so a folder without files yet
-  reads as an empty table.
+  reads as an empty table; tests/loader/test_raw_schema.py holds them to what
+  the loader writes (ingestion/loader.py EVENTS_SCHEMA and the quarantine rows).
 -#}
 {% macro register_raw_tables() -%}
     {{ return(adapter.dispatch('register_raw_tables', 'journey')()) }}
