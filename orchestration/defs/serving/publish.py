@@ -5,11 +5,19 @@ and tools read a copy. The copy is built beside the served file, made durable
 and renamed over it, so a reader opens either the old or the new snapshot,
 never a mix, and a reader holding the old file keeps reading it undisturbed
 (the rename replaces the directory entry, not the open inode).
+
+The new copy starts from the previous snapshot's file when there is one: a
+mart whose rows carry the build that wrote them (`build_seq`) and are
+replaced a whole conversation at a time (`fct_session_events`, every event
+of every session) gets only the conversations written since that snapshot,
+so its cost follows the new data instead of the warehouse's size. Every
+other mart is small or rebuilt whole by each run, and is copied whole.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -55,6 +63,8 @@ class Publication:
     events_loaded: int
     row_counts: dict[str, int]
     bytes: int
+    # Per mart patched from the previous snapshot: the rows written (the others were copied whole).
+    patched: dict[str, int]
 
 
 def software_version() -> str:
@@ -78,14 +88,16 @@ def previous_version(path: Path) -> int:
 
 def publish_snapshot(warehouse: Path, target: Path, run_id: str, descriptions: Descriptions,
                      memory_limit: str = "2GB") -> Publication:
-    """Copies every table of the warehouse's `marts` schema into a new file and
-    atomically puts it at `target`. Raises before the rename on any error, so the
-    previous snapshot stays in place."""
+    """Puts the warehouse's `marts` schema at `target` as a new file, atomically.
+    Raises before the rename on any error, so the previous snapshot stays in place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(target)
     building = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.building")
+    number = previous_version(target) + 1
     try:
-        publication = _build(warehouse, building, run_id, descriptions, previous_version(target) + 1, memory_limit)
+        if number > 1:  # a readable previous snapshot: start from it
+            shutil.copyfile(target, building)
+        publication = _build(warehouse, building, run_id, descriptions, number, memory_limit)
         fsync_path(building)
         os.replace(building, target)
         fsync_path(target.parent)
@@ -107,10 +119,18 @@ def _build(warehouse: Path, path: Path, run_id: str, descriptions: Descriptions,
             "order by 1", {"s": SCHEMA}).fetchall()]
         if not tables:
             raise RuntimeError(f"{warehouse} has no tables in schema {SCHEMA}: build the marts before publishing")
-        con.execute(f"create schema {SCHEMA}")
-        row_counts = {}
+        con.execute(f"create schema if not exists {SCHEMA}")
+        for (stale,) in con.execute("select table_name from duckdb_tables() where database_name = current_database() "
+                                    "and schema_name = $s", {"s": SCHEMA}).fetchall():
+            if stale not in tables:
+                con.execute(f'drop table {SCHEMA}."{stale}"')
+        row_counts, patched = {}, {}
         for table in tables:
-            con.execute(f'create table {SCHEMA}."{table}" as select * from warehouse.{SCHEMA}."{table}"')
+            written = _patch(con, table)
+            if written is None:
+                con.execute(f'create or replace table {SCHEMA}."{table}" as select * from warehouse.{SCHEMA}."{table}"')
+            else:
+                patched[table] = written
             row_counts[table] = con.execute(f'select count(*) from {SCHEMA}."{table}"').fetchone()[0]
         watermark, events = con.execute(
             "select max(occurred_at), count(*) from warehouse.raw.events").fetchone()
@@ -125,7 +145,40 @@ def _build(warehouse: Path, path: Path, run_id: str, descriptions: Descriptions,
             _comment(con, table, descriptions.tables.get(table, ""), descriptions.columns.get(table, {}))
         con.execute("checkpoint")
     return {"version": number, "published_at": published_at, "data_watermark": _naive_utc(watermark),
-            "events_loaded": events, "row_counts": row_counts}
+            "events_loaded": events, "row_counts": row_counts, "patched": patched}
+
+
+# A mart patched by conversation: its rows stamped by the build that wrote them, a conversation at a time.
+PATCH_KEY, PATCH_STAMP = "conversation_id", "build_seq"
+
+
+def _patch(con: duckdb.DuckDBPyConnection, table: str) -> int | None:
+    """Brings the previous snapshot's copy of `table` up to the warehouse's by replacing the
+    conversations whose rows carry a later stamp than any it holds; the rows written, or
+    None when the table must be copied whole: no previous copy, other columns, no stamps,
+    a warehouse behind the snapshot (restored from an older backup), or most rows new
+    (after a full refresh a whole copy is cheaper than a delete and insert of everything)."""
+    mine, theirs = (_columns(con, database, table) for database in ("current_database()", "'warehouse'"))
+    if not mine or mine != theirs or not {PATCH_KEY, PATCH_STAMP} <= {name for name, _ in theirs}:
+        return None
+    held = con.execute(f'select max({PATCH_STAMP}) from {SCHEMA}."{table}"').fetchone()[0]
+    newest, total, newer = con.execute(
+        f'select max({PATCH_STAMP}), count(*), count(*) filter ({PATCH_STAMP} > $held) '
+        f'from warehouse.{SCHEMA}."{table}"', {"held": held}).fetchone()
+    if held is None or newest is None or newest < held or newer * 2 > total:
+        return None
+    changed = (f'select distinct {PATCH_KEY} from warehouse.{SCHEMA}."{table}" '
+               f'where {PATCH_STAMP} > {int(held)}')
+    con.execute(f'delete from {SCHEMA}."{table}" where {PATCH_KEY} in ({changed})')
+    con.execute(f'insert into {SCHEMA}."{table}" select * from warehouse.{SCHEMA}."{table}" '
+                f'where {PATCH_KEY} in ({changed})')
+    return newer
+
+
+def _columns(con: duckdb.DuckDBPyConnection, database: str, table: str) -> list[tuple[str, str]]:
+    return con.execute(f"select column_name, data_type from duckdb_columns() where database_name = {database} "
+                       "and schema_name = $s and table_name = $t order by column_index",
+                       {"s": SCHEMA, "t": table}).fetchall()
 
 
 def _comment(con: duckdb.DuckDBPyConnection, table: str, description: str, columns: dict[str, str]) -> None:
