@@ -86,7 +86,7 @@ def _run(settings: Settings, full_refresh: bool = False, verbose: bool = False) 
     _say(f"run: {backlog.batches} batch(es) waiting in {backlog.where}; loading, building, checking, publishing…")
     run_state.forget_run(settings)  # a run that dies half-way must not be taken for a finished one
     log = settings.logs_dir / f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.log"
-    with run_output(log, verbose) as terminal, StageProgress(terminal.stage):
+    with run_output(log, verbose) as terminal, StageProgress(terminal.stage, terminal.working):
         summary = run_load_and_transform(settings, full_refresh=full_refresh, progress=terminal.say)
     published = summary.metadata.get("/".join(SNAPSHOT_ASSET))
     if summary.success and not summary.checks_failed:

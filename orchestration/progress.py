@@ -41,9 +41,10 @@ class Stage:
 class StageProgress(logging.Handler):
     """Attach to `journey.run` for the length of a run; `say` gets one line per stage."""
 
-    def __init__(self, say: Callable[[str, str], None]):
+    def __init__(self, say: Callable[[str, str], None], working: Callable[[str], None] | None = None):
         super().__init__(logging.DEBUG)
         self.say = say  # (line, outcome: ok | failed | skipped)
+        self.working = working  # what the stage in progress has done so far (a terminal's status line)
         self.stages: dict[str, Stage] = {}
         self.checks: Stage | None = None
 
@@ -80,6 +81,10 @@ class StageProgress(logging.Handler):
         if kind in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE,
                     dg.DagsterEventType.STEP_SKIPPED) and name != CHECKS:
             self._say(self.stages.pop(event.step_key))
+            if self.working is not None:
+                self.working(f"{name} done; Dagster goes on with the run…")
+        elif self.working is not None:
+            self.working(f"{stage.name}: {so_far(stage)}")
 
     def _stage(self, name: str, step_key: str) -> Stage:
         if name == CHECKS:
@@ -94,6 +99,17 @@ class StageProgress(logging.Handler):
 
     def _say(self, stage: Stage) -> None:
         self.say(f"{stage.name:<10} {describe(stage):<58} {time.monotonic() - stage.started:6.1f} s", stage.outcome)
+
+
+def so_far(stage: Stage) -> str:
+    """A stage still going, in words (its line comes when it ends)."""
+    if stage.name == "dbt build":
+        if not stage.built + stage.passed + stage.failed:
+            return "starting dbt…"
+        return f"{stage.built} models built, {stage.passed} tests passed, {stage.failed} failed…"
+    if stage.name == CHECKS:
+        return f"{stage.passed} quality suites passed, {stage.failed} failed…"
+    return {"load": "loading the spool…", "publish": "writing the serving snapshot…"}.get(stage.name, "…")
 
 
 def describe(stage: Stage) -> str:

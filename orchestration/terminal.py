@@ -17,20 +17,31 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
+from rich.live import Live
+from rich.spinner import Spinner
+from rich.text import Text
 
 MARKS = {"ok": "[green]✓[/]", "failed": "[bold red]✗[/]", "skipped": "[yellow]–[/]"}
 
 
 class Terminal:
-    def __init__(self, console: Console):
+    """Lines for the record, and on a terminal (not verbose) a status line below them
+    that says what the run is doing now, rewritten in place."""
+
+    def __init__(self, console: Console, status: Spinner | None = None):
         self.console = console
+        self.status = status
 
     def say(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def stage(self, line: str, outcome: str) -> None:
-        self.console.print(f"{MARKS[outcome]} ", end="")
-        self.say(line)
+        # One print: a status line refreshed between two would overwrite the mark.
+        self.console.print(Text.from_markup(MARKS[outcome]) + Text(" " + line), highlight=False, soft_wrap=True)
+
+    def working(self, text: str) -> None:
+        if self.status is not None:
+            self.status.update(text=Text(text))
 
 
 @contextmanager
@@ -55,8 +66,16 @@ def run_output(log_path: Path, verbose: bool) -> Iterator[Terminal]:
     with open(log_path, "ab") as log, terminal:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
+        console = Console(file=terminal)
         try:
-            yield Terminal(Console(file=terminal))
+            if console.is_terminal:
+                # Live's default would route Python's stdout and stderr to the terminal,
+                # above the status line: the very output that belongs in the log file.
+                status = Spinner("dots", Text("starting Dagster…"))
+                with Live(status, console=console, transient=True, redirect_stdout=False, redirect_stderr=False):
+                    yield Terminal(console, status)
+            else:
+                yield Terminal(console)
         finally:
             sys.stdout.flush()
             sys.stderr.flush()

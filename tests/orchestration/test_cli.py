@@ -120,3 +120,39 @@ def test_a_run_with_nothing_new_does_nothing_and_says_so(settings, tmp_path, cap
     monkeypatch.delenv("JOURNEY_TTL_HOURS")
     monkeypatch.setattr(run_state, "REPO", tmp_path)  # the watched files are now other files
     assert run_state.unchanged_since(settings, waiting_batches=0) is None
+
+
+def test_on_a_terminal_a_status_line_follows_the_run_and_the_logs_stay_in_their_file(tmp_path):
+    """Under a pseudo-terminal: the stage lines, a status line rewritten as dbt builds,
+    and none of dbt's or Dagster's own output, which goes to the log file."""
+    import pty
+    import re
+    import secrets
+
+    home = tmp_path / "home"
+    write_ndjson(simulate(days=1, sessions_per_day=10, seed=3).events, tmp_path / "e.ndjson")
+    key = secrets.token_hex(32)
+    run_journey(home, key, "import", str(tmp_path / "e.ndjson"))
+    env = {**os.environ, "JOURNEY_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "JOURNEY_HASH_KEY": key}
+    env.pop("JOURNEY_WAREHOUSE", None)
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "run"], env=env,
+                            stdin=terminal, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    seen = bytearray()
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal closed: the command is done
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=600) == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode("utf-8", "replace"))
+    assert re.search(r"dbt build: \d+ models built, \d+ tests passed", text), "no live status while dbt builds"
+    for stage in ("load", "dbt build", "checks", "publish"):
+        assert re.search(rf"^✓ {stage}\s", text.replace("\r", "\n"), re.M), stage
+    assert "Running with dbt" not in text and "dagster - INFO" not in text
+    log = next((home / "logs").glob("run-*.log")).read_text()
+    assert "Running with dbt" in log and "dagster - INFO" in log
