@@ -364,6 +364,8 @@ def ensure_raw_tables(settings: Settings) -> bool:
     an empty `raw.events` in the warehouse, or on Spark the Parquet folders of both raw
     tables, which every dbt run registers (dbt_project/macros/spark.sql; Spark would log a
     stack trace for a folder that does not exist). Returns whether it had to."""
+    if settings.destination == "postgres":  # dlt creates its tables there; nothing local to make
+        return False
     parquet = raw_parquet(settings)
     if parquet is not None:
         missing = [folder for folder in (parquet / "events", parquet / "quarantine") if not folder.exists()]
@@ -422,7 +424,7 @@ def load_waiting(pipeline: dlt.Pipeline, settings: Settings,
         progress(f"spool: batch {totals['batches']} loaded: {batch['segments']} segment(s), "
                  f"{batch['events']:,} new events, {batch['quarantined']:,} quarantined")
     # A load leaves every raw table dbt reads in place, written or not: after the first
-    # load with rows a DuckDB warehouse has them, so it is looked at only when none came.
-    if (not totals["batches"] or settings.destination == "spark") and ensure_raw_tables(settings):
+    # load with events a DuckDB warehouse has them, so it is looked at only when none came.
+    if (not totals["events"] or settings.destination == "spark") and ensure_raw_tables(settings):
         progress(f"created the {RAW_DATASET} tables no load had written yet (empty)")
     return totals

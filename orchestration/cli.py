@@ -33,11 +33,12 @@ def _progress_line(doing: str) -> Iterator[Callable[[str], None]]:
     """Progress of a long step: on a terminal one status line rewritten in place; in a
     file or pipe (no terminal to rewrite) a line at most every PROGRESS_EVERY_S seconds."""
     from rich.console import Console
+    from rich.text import Text
 
     console = Console()
-    if console.is_terminal:
-        with console.status(f"{doing}…") as status:
-            yield lambda message: status.update(f"{doing} {message}")
+    if sys.stdout.isatty() and console.is_interactive:
+        with console.status(Text(f"{doing}…")) as status:
+            yield lambda message: status.update(Text(f"{doing} {message}"))
         return
     last = time.monotonic()
 

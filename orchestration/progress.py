@@ -57,6 +57,12 @@ class StageProgress(logging.Handler):
         self._end_checks()
 
     def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._fold(record)
+        except Exception:  # the terminal's trouble must not become the run's
+            self.handleError(record)
+
+    def _fold(self, record: logging.LogRecord) -> None:
         event = getattr(record, "dagster_meta", {}).get("dagster_event")
         if event is None or event.step_key is None:
             return

@@ -68,7 +68,8 @@ def run_output(log_path: Path, verbose: bool) -> Iterator[Terminal]:
         os.dup2(log.fileno(), 2)
         console = Console(file=terminal)
         try:
-            if console.is_terminal:
+            # Rich counts FORCE_COLOR or TTY_COMPATIBLE as a terminal: a spinner must not land in a pipe.
+            if terminal.isatty() and console.is_interactive:
                 # Live's default would route Python's stdout and stderr to the terminal,
                 # above the status line: the very output that belongs in the log file.
                 status = Spinner("dots", Text("starting Dagster…"))

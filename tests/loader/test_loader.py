@@ -199,3 +199,11 @@ def test_a_load_for_spark_leaves_both_raw_folders_even_without_rejections(tmp_pa
     assert load_spool(settings) == {"segments": 1, "events": 5, "quarantined": 0}
     assert list((raw / "events").rglob("*.parquet"))
     assert (raw / "quarantine").is_dir() and not list((raw / "quarantine").rglob("*.parquet"))
+
+
+def test_a_first_load_of_only_rejected_lines_still_leaves_raw_events(settings, tmp_path):
+    """dbt reads raw.events on the next build: a first batch with nothing valid must not leave it missing."""
+    write_lines(tmp_path / "junk.ndjson", ["{not json", '{"event_id": "x"}'])
+    import_files([tmp_path / "junk.ndjson"], settings)
+    assert load_spool(settings) == {"segments": 1, "events": 0, "quarantined": 2}
+    assert _query(settings, "select count(*) from raw.events") == [(0,)]

@@ -92,3 +92,28 @@ def test_a_mart_the_warehouse_dropped_leaves_the_snapshot(warehouse, tmp_path):
     with duckdb.connect(str(target), read_only=True) as con:
         assert {t for (t,) in con.execute("select table_name from duckdb_tables()").fetchall()} \
             == {"fct_session_events", "publication"}
+
+
+def test_a_restored_warehouse_that_reuses_the_snapshots_stamps_is_copied_whole(warehouse, tmp_path):
+    """Restored from a backup taken at stamp 1 and built again: its stamp 2 names other rows
+    than the snapshot's stamp 2, which the stamps alone cannot tell."""
+    target = tmp_path / "serving.duckdb"
+    backup = tmp_path / "backup.duckdb"
+    publish(warehouse, target)
+    backup.write_bytes(warehouse.read_bytes())
+    rebuild(warehouse, "update marts.fct_session_events set payload = 'lost', build_seq = 2 where conversation_id = 'c1'")
+    publish(warehouse, target)
+    warehouse.write_bytes(backup.read_bytes())
+    rebuild(warehouse, "update marts.fct_session_events set payload = 'new', build_seq = 2 where conversation_id = 'c2'")
+    assert publish(warehouse, target).patched == {}
+    assert rows(target, "fct_session_events") == rows(warehouse, "fct_session_events")
+
+
+def test_an_object_someone_added_to_the_snapshot_does_not_stop_publication(warehouse, tmp_path):
+    target = tmp_path / "serving.duckdb"
+    publish(warehouse, target)
+    with duckdb.connect(str(target)) as con:  # a reader with write access left a view where a mart will be
+        con.execute("create view marts.mart_weekly as select 1 as week")
+    rebuild(warehouse, "create table marts.mart_weekly as select 2 as week")
+    publish(warehouse, target)
+    assert rows(target, "mart_weekly") == [(2,)]

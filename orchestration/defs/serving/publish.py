@@ -95,9 +95,18 @@ def publish_snapshot(warehouse: Path, target: Path, run_id: str, descriptions: D
     building = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.building")
     number = previous_version(target) + 1
     try:
-        if number > 1:  # a readable previous snapshot: start from it
-            shutil.copyfile(target, building)
-        publication = _build(warehouse, building, run_id, descriptions, number, memory_limit)
+        try:
+            if number > 1:  # a readable previous snapshot: start from it
+                shutil.copyfile(target, building)
+            publication = _build(warehouse, building, run_id, descriptions, number, memory_limit)
+        except duckdb.Error:
+            if number == 1:
+                raise
+            # Whatever in the previous file stopped it (an object someone added, a damaged
+            # block): the previous file is left aside and the snapshot built from nothing.
+            for leftover in (building, building.with_name(building.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+            publication = _build(warehouse, building, run_id, descriptions, number, memory_limit)
         fsync_path(building)
         os.replace(building, target)
         fsync_path(target.parent)
@@ -120,10 +129,12 @@ def _build(warehouse: Path, path: Path, run_id: str, descriptions: Descriptions,
         if not tables:
             raise RuntimeError(f"{warehouse} has no tables in schema {SCHEMA}: build the marts before publishing")
         con.execute(f"create schema if not exists {SCHEMA}")
-        for (stale,) in con.execute("select table_name from duckdb_tables() where database_name = current_database() "
-                                    "and schema_name = $s", {"s": SCHEMA}).fetchall():
-            if stale not in tables:
-                con.execute(f'drop table {SCHEMA}."{stale}"')
+        for name, kind in con.execute(
+                "select table_name, 'table' from duckdb_tables() where database_name = current_database() "
+                "and schema_name = $s union all select view_name, 'view' from duckdb_views() "
+                "where database_name = current_database() and schema_name = $s", {"s": SCHEMA}).fetchall():
+            if name not in tables or kind == "view":
+                con.execute(f'drop {kind} {SCHEMA}."{name}"')
         row_counts, patched = {}, {}
         for table in tables:
             written = _patch(con, table)
@@ -172,6 +183,12 @@ def _patch(con: duckdb.DuckDBPyConnection, table: str) -> int | None:
     con.execute(f'delete from {SCHEMA}."{table}" where {PATCH_KEY} in ({changed})')
     con.execute(f'insert into {SCHEMA}."{table}" select * from warehouse.{SCHEMA}."{table}" '
                 f'where {PATCH_KEY} in ({changed})')
+    # A stamp counts builds of one table, so a warehouse restored from a backup and built
+    # again can reuse the snapshot's stamps for other rows; a conversation can also lose
+    # its rows. Both leave a difference the stamps cannot see, and this fingerprint can.
+    fingerprint = f'select count(*), sum(hash({PATCH_KEY}, {PATCH_STAMP})) from {{}}{SCHEMA}."{table}"'
+    if con.execute(fingerprint.format("")).fetchone() != con.execute(fingerprint.format("warehouse.")).fetchone():
+        return None
     return newer
 
 
@@ -186,9 +203,9 @@ def _comment(con: duckdb.DuckDBPyConnection, table: str, description: str, colum
     names = [name for (name,) in con.execute(
         "select column_name from duckdb_columns() where schema_name = ? and table_name = ?",
         [SCHEMA, table]).fetchall()]
-    for name in names:
-        if columns.get(name):
-            con.execute(f'comment on column {SCHEMA}."{table}"."{name}" is {_literal(columns[name])}')
+    for name in names:  # NULL clears a description a previous snapshot's copy still carries
+        text = _literal(columns[name]) if columns.get(name) else "NULL"
+        con.execute(f'comment on column {SCHEMA}."{table}"."{name}" is {text}')
 
 
 def _literal(text: str) -> str:
