@@ -193,8 +193,9 @@ def _send_through_collector(settings: Settings, events: list[dict]) -> int:
         return 1
     try:
         started = time.monotonic()
-        accepted = send_events(url, api_key, events,
-                               progress=lambda done, total: _say(f"  sent {done:,}/{total:,} events"))
+        with _progress_line("sending") as progress:
+            accepted = send_events(url, api_key, events,
+                                   progress=lambda done, total: progress(f"{done:,}/{total:,} events"))
         seconds = time.monotonic() - started
         _say(f"  collector acknowledged {accepted:,} events ({accepted / seconds:,.0f} events/s, durable) at {url}")
     finally:
