@@ -35,8 +35,10 @@ def _progress_line(doing: str) -> Iterator[Callable[[str], None]]:
     from rich.console import Console
     from rich.text import Text
 
+    from orchestration.terminal import can_redraw
+
     console = Console()
-    if sys.stdout.isatty() and console.is_interactive:
+    if can_redraw(console):
         with console.status(Text(f"{doing}…")) as status:
             yield lambda message: status.update(Text(f"{doing} {message}"))
         return

@@ -44,6 +44,13 @@ class Terminal:
             self.status.update(text=Text(text))
 
 
+def can_redraw(console: Console) -> bool:
+    """Whether a status line may be drawn and rewritten on `console`: its stream is a
+    terminal. Rich alone counts FORCE_COLOR or TTY_COMPATIBLE as one, even on a pipe,
+    where the spinner's frames would pile up."""
+    return console.file.isatty() and console.is_interactive
+
+
 @contextmanager
 def run_output(log_path: Path, verbose: bool) -> Iterator[Terminal]:
     """A Terminal on the real standard output; meanwhile (unless verbose) fds 1 and 2 go to `log_path`."""
@@ -68,8 +75,7 @@ def run_output(log_path: Path, verbose: bool) -> Iterator[Terminal]:
         os.dup2(log.fileno(), 2)
         console = Console(file=terminal)
         try:
-            # Rich counts FORCE_COLOR or TTY_COMPATIBLE as a terminal: a spinner must not land in a pipe.
-            if terminal.isatty() and console.is_interactive:
+            if can_redraw(console):
                 # Live's default would route Python's stdout and stderr to the terminal,
                 # above the status line: the very output that belongs in the log file.
                 status = Spinner("dots", Text("starting Dagster…"))

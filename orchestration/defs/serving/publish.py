@@ -104,15 +104,13 @@ def publish_snapshot(warehouse: Path, target: Path, run_id: str, descriptions: D
                 raise
             # Whatever in the previous file stopped it (an object someone added, a damaged
             # block): the previous file is left aside and the snapshot built from nothing.
-            for leftover in (building, building.with_name(building.name + ".wal")):
-                leftover.unlink(missing_ok=True)
+            _discard(building)
             publication = _build(warehouse, building, run_id, descriptions, number, memory_limit)
         fsync_path(building)
         os.replace(building, target)
         fsync_path(target.parent)
     finally:
-        for leftover in (building, building.with_name(building.name + ".wal")):
-            leftover.unlink(missing_ok=True)
+        _discard(building)
     return Publication(path=target, bytes=target.stat().st_size, **publication)
 
 
@@ -167,8 +165,9 @@ def _patch(con: duckdb.DuckDBPyConnection, table: str) -> int | None:
     """Brings the previous snapshot's copy of `table` up to the warehouse's by replacing the
     conversations whose rows carry a later stamp than any it holds; the rows written, or
     None when the table must be copied whole: no previous copy, other columns, no stamps,
-    a warehouse behind the snapshot (restored from an older backup), or most rows new
-    (after a full refresh a whole copy is cheaper than a delete and insert of everything)."""
+    a warehouse behind the snapshot (restored from an older backup), most rows new (after
+    a full refresh a whole copy is cheaper than a delete and insert of everything), or a
+    patched table whose fingerprint differs from the warehouse's."""
     mine, theirs = (_columns(con, database, table) for database in ("current_database()", "'warehouse'"))
     if not mine or mine != theirs or not {PATCH_KEY, PATCH_STAMP} <= {name for name, _ in theirs}:
         return None
@@ -217,6 +216,12 @@ def _naive_utc(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is None:
         return moment
     return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _discard(building: Path) -> None:
+    """A file being built and its write-ahead log, if any."""
+    for leftover in (building, building.with_name(building.name + ".wal")):
+        leftover.unlink(missing_ok=True)
 
 
 def _remove_leftovers(target: Path) -> None:
