@@ -19,6 +19,7 @@ import psutil
 from dagster_shared.error import SerializableErrorInfo
 
 from ingestion.settings import Settings
+from orchestration.instance_storage import instance_yaml
 from orchestration.warehouse_lock import lock_conflict_hint
 
 # The repository's instance settings (the DuckDB pool limit), copied into DAGSTER_HOME.
@@ -29,8 +30,9 @@ def ensure_dagster_home(settings: Settings) -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
+    text = config.read_text() if config.exists() else DAGSTER_YAML
+    if "event_log_storage:" not in text:  # new, or written before the storage was chosen
+        config.write_text(instance_yaml(text, home))
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from orchestration.instance_storage import instance_yaml
 from orchestration.runner import DAGSTER_YAML
 from tests.support.collector_server import free_port
 
@@ -23,7 +24,7 @@ DAGSTER = str(Path(sys.executable).with_name("dagster"))
 def dagster_env(home: Path) -> dict[str, str]:
     """The environment of a `dagster` CLI on `home`, with the repository's instance settings."""
     (home / "dagster").mkdir(parents=True, exist_ok=True)
-    (home / "dagster" / "dagster.yaml").write_text(DAGSTER_YAML)
+    (home / "dagster" / "dagster.yaml").write_text(instance_yaml(DAGSTER_YAML, home / "dagster"))
     env = {**os.environ, "JOURNEY_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
     env.pop("JOURNEY_WAREHOUSE", None)
     return env
