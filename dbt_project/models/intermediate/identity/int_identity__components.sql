@@ -75,7 +75,8 @@ final as (
         roots.label as component_id,
         nodes.first_seen_at,
         nodes.last_seen_at,
-        {{ consumed_build_seq(ref('int_identifiers__observed')) }} as upstream_build_seq
+        {{ consumed_build_seq(ref('int_identifiers__observed')) }} as upstream_build_seq,
+        {{ next_build_seq() }} as build_seq
     from nodes
     inner join {{ roots }} as roots on nodes.node_id = roots.node_id
 )

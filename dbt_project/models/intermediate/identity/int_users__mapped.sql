@@ -3,11 +3,31 @@
   identifier (conversations included) to its unified person. The person's id
   is the component's smallest hashed channel user id, else `u:` + its
   smallest user id, else `a:` + its smallest anonymous id (docs/decisions.md).
+
+  Incremental: a run re-maps the components that hold rows
+  `int_identity__components` rewrote since (a new link rewrites every node of
+  the components it merges), and replaces their nodes' rows.
 -#}
 
 with components as (
     select * from {{ ref('int_identity__components') }}
 ),
+
+{% if is_incremental() %}
+rebuilt as (
+    select distinct component_id from components
+    where build_seq > (select coalesce(max(upstream_build_seq), 0) from {{ this }})
+),
+
+scoped as (
+    select * from components
+    where component_id in (select component_id from rebuilt)
+),
+{% else %}
+scoped as (
+    select * from components
+),
+{% endif %}
 
 people as (
     select
@@ -17,20 +37,21 @@ people as (
             {{ dbt.concat(["'u:'", "min(case when identifier_kind = 'user_id' then identifier_value end)"]) }},
             {{ dbt.concat(["'a:'", "min(case when identifier_kind = 'anonymous_id' then identifier_value end)"]) }}
         ) as unified_user_id
-    from components
+    from scoped
     group by component_id
 ),
 
 final as (
     select
-        components.node_id,
-        components.identifier_kind,
-        components.identifier_value,
+        scoped.node_id,
+        scoped.identifier_kind,
+        scoped.identifier_value,
         people.unified_user_id,
-        components.first_seen_at,
-        components.last_seen_at
-    from components
-    inner join people on components.component_id = people.component_id
+        scoped.first_seen_at,
+        scoped.last_seen_at,
+        {{ consumed_build_seq(ref('int_identity__components')) }} as upstream_build_seq
+    from scoped
+    inner join people on scoped.component_id = people.component_id
 )
 
 select * from final
