@@ -64,7 +64,7 @@ def simulate_ninety_nine_and_one(work: Path, days: float, sessions_per_day: int,
 
 # Bookkeeping, not data: the incremental build a row came from (an incremental run and a
 # full refresh number their builds differently) and a snapshot's publication record.
-BOOKKEEPING_COLUMNS, BOOKKEEPING_TABLE = ("upstream_build_seq", "build_seq"), "publication"
+BOOKKEEPING_COLUMNS, BOOKKEEPING_TABLE = ("upstream_build_seq", "people_build_seq", "build_seq"), "publication"
 
 
 def marts_rows(database: Path) -> dict[str, list[tuple]]:

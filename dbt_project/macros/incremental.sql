@@ -31,6 +31,30 @@
     select conversation_id
     from {{ upstream }}
     where build_seq > (select coalesce(max(upstream_build_seq), 0) from {{ model }})
+    {%- set people = people_from() %}
+    {%- if people is not none %}
+    union
+    select identifier_value as conversation_id
+    from {{ people }}
+    where identifier_kind = 'conversation_id'
+        and build_seq > (select coalesce(max(people_build_seq), 0) from {{ model }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+  A model that carries each conversation's person (`unified_user_id`) also
+  names the user mapping in `meta.people_from`: a new identity link changes
+  the person of old conversations without a new event in them, so the model
+  rebuilds the conversations whose mapping row was rewritten too, and stores
+  the newest mapping build it consumed as `people_build_seq`.
+-#}
+{% macro people_from() -%}
+    {%- set name = (config.get('meta') or {}).get('people_from') -%}
+    {{ return(ref(name) if name else none) }}
+{%- endmacro %}
+
+{% macro consumed_people_build_seq() -%}
+    (select max(build_seq) from {{ people_from() }})
 {%- endmacro %}
 
 {#-
@@ -64,8 +88,10 @@
   same upstream as the model (their `meta.rebuilt_from` names it), so their
   `upstream_build_seq` counts in the upstream's `build_seq`: read from the
   model's dependencies (`model.depends_on.nodes`) in dbt's graph, sorted by
-  name. The upstream itself is not a parent; a parent rebuilt from another
-  model stops the build (its stamps count other builds). Known when dbt
+  name. The upstream itself is not a parent, nor the user mapping a model
+  names in `meta.people_from` (its stamps are kept apart, `people_build_seq`);
+  a parent rebuilt from another model stops the build (its stamps count
+  other builds). Known when dbt
   executes (`execute`), the only time the SQL reaches a database; empty in
   a unit test, whose inputs are fixtures. Also checks that `upstream` is the
   model named by the model's own `meta.rebuilt_from` (dbt_project.yml), the
@@ -84,7 +110,8 @@
         {%- for unique_id in model.depends_on.nodes | sort -%}
             {%- set node = nodes.get(unique_id) -%}
             {%- set parent_from = (node.config.meta or {}).get('rebuilt_from') if node is not none
-                and node.config.materialized == 'incremental' and node.name != rebuilt_from else none -%}
+                and node.config.materialized == 'incremental' and node.name != rebuilt_from
+                and node.name != (config.get('meta') or {}).get('people_from') else none -%}
             {%- if parent_from and parent_from != rebuilt_from -%}
                 {{ exceptions.raise_compiler_error(
                     this.identifier ~ " reads " ~ node.name ~ ", rebuilt from " ~ parent_from ~ " (not "

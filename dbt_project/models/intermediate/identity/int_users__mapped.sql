@@ -6,7 +6,9 @@
 
   Incremental: a run re-maps the components that hold rows
   `int_identity__components` rewrote since (a new link rewrites every node of
-  the components it merges), and replaces their nodes' rows.
+  the components it merges), and replaces their nodes' rows. Its own
+  `build_seq` tells the facts that carry a person which conversations'
+  person may have changed (`meta.people_from`, macros/incremental.sql).
 -#}
 
 with components as (
@@ -49,7 +51,8 @@ final as (
         people.unified_user_id,
         scoped.first_seen_at,
         scoped.last_seen_at,
-        {{ consumed_build_seq(ref('int_identity__components')) }} as upstream_build_seq
+        {{ consumed_build_seq(ref('int_identity__components')) }} as upstream_build_seq,
+        {{ next_build_seq() }} as build_seq
     from scoped
     inner join people on scoped.component_id = people.component_id
 )
