@@ -14,10 +14,11 @@ with responses as (
 
 final as (
     select
-        session_id,
-        conversation_id,
-        agent_id,
-        team,
+        -- Text cast to the contract's `varchar`, as in fct_state_transitions.
+        cast(session_id as {{ type_text() }}) as session_id,
+        cast(conversation_id as {{ type_text() }}) as conversation_id,
+        cast(agent_id as {{ type_text() }}) as agent_id,
+        cast(team as {{ type_text() }}) as team,
         received_at,
         replied_at,
         response_s,

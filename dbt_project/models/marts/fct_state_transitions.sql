@@ -16,16 +16,18 @@ users as (
 
 final as (
     select
-        visits.session_id,
-        visits.conversation_id,
-        users.unified_user_id,
-        visits.state,
+        -- Text cast to the contract's `varchar` (PostgreSQL's expressions give `text`, which
+        -- an incremental run's schema check would take for a change), as in fct_session_events.
+        cast(visits.session_id as {{ type_text() }}) as session_id,
+        cast(visits.conversation_id as {{ type_text() }}) as conversation_id,
+        cast(users.unified_user_id as {{ type_text() }}) as unified_user_id,
+        cast(visits.state as {{ type_text() }}) as state,
         visits.entered_at,
         visits.exited_at,
         visits.dwell_s,
-        visits.next_state,
+        cast(visits.next_state as {{ type_text() }}) as next_state,
         visits.visit_index,
-        visits.previous_state,
+        cast(visits.previous_state as {{ type_text() }}) as previous_state,
         visits.is_valid_transition,
         {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq,
         {{ consumed_people_build_seq() }} as people_build_seq
