@@ -68,10 +68,10 @@ class JourneyEventLogStorage(SqliteEventLogStorage):
         with self._db_lock:
             with self._engine(shard).connect() as conn:
                 sqlite = conn.connection.dbapi_connection
-                written = sqlite.total_changes
+                changes_before = sqlite.total_changes
                 with conn.begin():
                     yield conn
-                written = sqlite.total_changes != written
+                written = sqlite.total_changes != changes_before
             if written and shard != INDEX_SHARD_NAME:
                 # Wakes the UI's watch of this run's file (a read must not: the watcher reads).
                 os.utime(self.path_for_shard(shard))
@@ -111,7 +111,7 @@ def instance_yaml(template: str, home: Path) -> str:
 
 
 def _storage_block(home: Path) -> str:
-    return ("# Dagster's SQLite event log, with a long-lived connection to its index "
+    return ("# Dagster's SQLite event log, with long-lived connections to the files it writes "
             "(orchestration/instance_storage.py).\n"
             "event_log_storage:\n"
             "  module: orchestration.instance_storage\n"
