@@ -62,27 +62,6 @@ def simulate_ninety_nine_and_one(work: Path, days: float, sessions_per_day: int,
     return base, extra
 
 
-# Bookkeeping, not data: the incremental build a row came from (an incremental run and a
-# full refresh number their builds differently) and a snapshot's publication record.
-BOOKKEEPING_COLUMNS, BOOKKEEPING_TABLE = ("upstream_build_seq", "people_build_seq", "build_seq"), "publication"
-
-
-def marts_rows(database: Path) -> dict[str, list[tuple]]:
-    """Every table of the `marts` schema with its rows sorted, for comparing two builds
-    (the bookkeeping above left out)."""
-    import duckdb
-
-    with duckdb.connect(str(database), read_only=True) as con:
-        columns = con.execute("select table_name, list(column_name order by column_index) from duckdb_columns() "
-                              "where schema_name = 'marts' and table_name != ? group by table_name order by 1",
-                              [BOOKKEEPING_TABLE]).fetchall()
-        rows = {}
-        for name, names in columns:
-            kept = ", ".join(f'"{c}"' for c in names if c not in BOOKKEEPING_COLUMNS)
-            rows[name] = con.sql(f'select {kept} from marts."{name}" order by all').fetchall()
-        return rows
-
-
 def post_events(conn: http.client.HTTPConnection, body: bytes, headers: dict) -> tuple[int, int]:
     """POST an `{"events": [...]}` body to the collector; (events acknowledged, retries).
     A 503 (sink full) or 429 (rate limit) is sent again after its Retry-After, a dropped

@@ -43,12 +43,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 
-from _common import git_commit, marts_rows, simulate_ninety_nine_and_one, simulation_start
+from _common import git_commit, simulate_ninety_nine_and_one, simulation_start
 from ingestion.importer import import_files
 from ingestion.loader import load_spool
 from ingestion.settings import Settings
 from orchestration.defs.dbt.cli_args import DbtRunConfig, dbt_build_args
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from orchestration.defs.dbt.stamps import marts_rows
 
 
 @dataclass

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from _common import REPO, git_commit, marts_rows, simulate_ninety_nine_and_one, simulation_start
+from _common import REPO, git_commit, simulate_ninety_nine_and_one, simulation_start
+from orchestration.defs.dbt.stamps import marts_rows
 
 JOURNEY = [sys.executable, "-m", "orchestration.cli"]
 # `✓ load       12,345 new events, 0 quarantined        3.2 s`

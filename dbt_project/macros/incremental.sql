@@ -101,7 +101,8 @@
     {%- set parents = [] -%}
     {%- if execute and model.resource_type == 'model' -%}
         {%- set nodes = graph.get('nodes', {}) -%}
-        {%- set rebuilt_from = (config.get('meta') or {}).get('rebuilt_from') -%}
+        {%- set meta = config.get('meta') or {} -%}
+        {%- set rebuilt_from = meta.get('rebuilt_from') -%}
         {%- if rebuilt_from is none or ref(rebuilt_from) | string != upstream | string -%}
             {{ exceptions.raise_compiler_error(
                 this.identifier ~ " stores the build_seq it consumed of " ~ upstream
@@ -111,7 +112,7 @@
             {%- set node = nodes.get(unique_id) -%}
             {%- set parent_from = (node.config.meta or {}).get('rebuilt_from') if node is not none
                 and node.config.materialized == 'incremental' and node.name != rebuilt_from
-                and node.name != (config.get('meta') or {}).get('people_from') else none -%}
+                and node.name != meta.get('people_from') else none -%}
             {%- if parent_from and parent_from != rebuilt_from -%}
                 {{ exceptions.raise_compiler_error(
                     this.identifier ~ " reads " ~ node.name ~ ", rebuilt from " ~ parent_from ~ " (not "

@@ -25,6 +25,7 @@ import pytest
 from ingestion.loader import load_spool
 from ingestion.settings import Settings
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from orchestration.defs.dbt.stamps import marts_rows
 from ingestion.simulator import Simulation, simulate, write_ndjson
 from ingestion.simulator.realism import Realism
 from tests.conftest import import_and_run, run_journey
@@ -32,7 +33,6 @@ from tests.truth.compare import (
     GRAINS,
     all_mart_mismatches,
     expected_rows,
-    is_bookkeeping,
     mart_mismatches,
     session_mismatches,
 )
@@ -101,18 +101,6 @@ def settings_for(home: Path, **env: str) -> Settings:
     return Settings.from_env({"JOURNEY_HOME": str(home), "JOURNEY_HASH_KEY": HASH_KEY, **METRIC_SETTINGS, **env})
 
 
-def mart_snapshot(warehouse: Path) -> dict[str, list[tuple]]:
-    """Every row of the marts, without the build bookkeeping."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        snapshot = {}
-        for table in GRAINS:
-            names = [n for (n,) in con.execute("select column_name from duckdb_columns() where schema_name = 'marts' "
-                                               "and table_name = ? order by column_index", [table]).fetchall()]
-            kept = ", ".join(f'"{n}"' for n in names if not is_bookkeeping(n))
-            snapshot[table] = con.sql(f"select {kept} from marts.{table} order by all").fetchall()
-        return snapshot
-
-
 @pytest.fixture(scope="module")
 def one_load(sim, tmp_path_factory):
     home = tmp_path_factory.mktemp("one_load")
@@ -162,13 +150,13 @@ def test_state_transitions_agree_with_sessions(one_load):
 def test_import_and_run_again_change_nothing(one_load):
     home, path, _ = one_load
     warehouse = settings_for(home).warehouse
-    before = mart_snapshot(warehouse)
+    before = marts_rows(warehouse, GRAINS)
     journey(home, "import", str(path))
     journey(home, "run")
     with duckdb.connect(str(warehouse), read_only=True) as con:
         raw_rows = con.sql("select count(*) from raw.events").fetchall()[0][0]
     assert raw_rows == len({e["event_id"] for e in _read(path)})
-    assert mart_snapshot(warehouse) == before
+    assert marts_rows(warehouse, GRAINS) == before
 
 
 def _loads(sim: Simulation, rng: random.Random) -> tuple[list[list[tuple[dict, int]]], list[dict]]:
@@ -228,10 +216,10 @@ def test_five_disordered_incremental_loads_equal_ground_truth(sim, one_load, tmp
     """Late data (docs/contract.md §4.8), issue 6 disorder: `five_disordered_loads`; the marts
     also equal one full load and a full refresh."""
     settings = five_disordered_loads(sim, tmp_path / "loads", tmp_path / "target", SEED)
-    incremental = mart_snapshot(settings.warehouse)
-    assert incremental == mart_snapshot(settings_for(one_load[0]).warehouse)
+    incremental = marts_rows(settings.warehouse, GRAINS)
+    assert incremental == marts_rows(settings_for(one_load[0]).warehouse, GRAINS)
     journey(settings.home, "run", "--full-refresh")
-    assert mart_snapshot(settings.warehouse) == incremental
+    assert marts_rows(settings.warehouse, GRAINS) == incremental
 
 
 def test_five_disordered_loads_of_another_seed_equal_ground_truth(tmp_path):
@@ -251,10 +239,10 @@ def test_a_changed_ttl_is_applied_by_the_next_incremental_run(tmp_path):
     journey(tmp_path, "run", env={"JOURNEY_TTL_HOURS": "24"})
     assert session_mismatches(settings.warehouse, sim, settings) != []  # 24 h merges sessions the truth splits
     journey(tmp_path, "run", env={"JOURNEY_TTL_HOURS": "2"})
-    incremental = mart_snapshot(settings.warehouse)
+    incremental = marts_rows(settings.warehouse, GRAINS)
     assert all_mart_mismatches(settings.warehouse, sim, settings) == dict.fromkeys(GRAINS, [])
     journey(tmp_path, "run", "--full-refresh", env={"JOURNEY_TTL_HOURS": "2"})
-    assert mart_snapshot(settings.warehouse) == incremental
+    assert marts_rows(settings.warehouse, GRAINS) == incremental
 
 
 def _sessions(warehouse: Path) -> dict[str, tuple]:
@@ -286,10 +274,10 @@ def test_maturity_and_a_late_merge_follow_an_incremental_run(sim, tmp_path):
     matured = [s for s, (_, recontacted) in first.items() if recontacted is None and second[s][1] is not None]
     merged = [s for s, (person, _) in first.items() if person != second[s][0]]
     assert matured and merged
-    incremental = mart_snapshot(settings.warehouse)
+    incremental = marts_rows(settings.warehouse, GRAINS)
     assert all_mart_mismatches(settings.warehouse, sim, settings) == dict.fromkeys(GRAINS, [])
     journey(home, "run", "--full-refresh")
-    assert mart_snapshot(settings.warehouse) == incremental
+    assert marts_rows(settings.warehouse, GRAINS) == incremental
 
 
 def test_metric_settings_are_applied_by_the_next_run_without_a_full_refresh(sim, one_load, tmp_path):
@@ -337,15 +325,15 @@ def test_a_warehouse_from_an_older_version_stops_with_the_way_out(one_load, tmp_
     home = tmp_path / "home"
     shutil.copytree(one_load[0], home)
     warehouse = settings_for(home).warehouse
-    before = mart_snapshot(warehouse)
+    before = marts_rows(warehouse, GRAINS)
     with duckdb.connect(str(warehouse)) as con:
         con.sql("alter table intermediate.int_events__sessionized drop column ttl_ms")
     out = journey(home, "run", succeed=False)
     assert "int_events__sessionized was built by an older version" in out and "lacks ttl_ms" in out
     assert "journey run --full-refresh" in out
-    assert mart_snapshot(warehouse) == before
+    assert marts_rows(warehouse, GRAINS) == before
     journey(home, "run", "--full-refresh")
-    assert mart_snapshot(warehouse) == before
+    assert marts_rows(warehouse, GRAINS) == before
 
 
 def test_demo_sends_through_the_collector_and_matches_ground_truth(tmp_path):

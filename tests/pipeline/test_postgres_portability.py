@@ -26,9 +26,10 @@ from ingestion.settings import PostgresSettings, Settings
 from ingestion.simulator import simulate, write_ndjson
 from orchestration.defs.dbt.cli_args import DbtRunConfig, dbt_build_args
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from orchestration.defs.dbt.stamps import is_stamp
 from tests.conftest import run_journey
 from tests.support.postgres import connect, throwaway_cluster
-from tests.truth.compare import GRAINS, expected_rows, is_bookkeeping, row_mismatches
+from tests.truth.compare import GRAINS, expected_rows, row_mismatches
 
 DAYS, PER_DAY, SEED, BATCHES = 2, 60, 13, 2
 # One pseudonymisation key for both homes, so hashed ids agree across warehouses.
@@ -115,8 +116,8 @@ def _rows(cursor, mart: str) -> tuple[list[str], list[dict]]:
     without the build bookkeeping."""
     cursor.execute(f"select * from marts.{mart}")
     columns = [d[0] for d in cursor.description]
-    kept = [c for c in columns if not is_bookkeeping(c)]
-    return kept, [{c: v for c, v in zip(columns, row) if not is_bookkeeping(c)} for row in cursor.fetchall()]
+    kept = [c for c in columns if not is_stamp(c)]
+    return kept, [{c: v for c, v in zip(columns, row) if not is_stamp(c)} for row in cursor.fetchall()]
 
 
 def same_across_warehouses(column: str, a, b) -> bool:

@@ -43,12 +43,6 @@ COLUMNS = {
     "dim_users": USER_COLUMNS,
     **MART_COLUMNS,
 }
-def is_bookkeeping(column: str) -> bool:
-    """`upstream_build_seq`, `people_build_seq`, `build_seq`: they number the builds a row came
-    from (an incremental run and a full build, or two warehouses, number them differently)."""
-    return column.endswith("build_seq")
-
-
 GRAINS = {
     "fct_sessions": ("session_id",),
     "fct_state_transitions": ("session_id", "visit_index"),

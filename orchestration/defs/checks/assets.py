@@ -19,8 +19,9 @@ import duckdb
 
 from ingestion.settings import Settings
 from orchestration.defs.checks.suites import SuiteFile, suite_files
-from orchestration.defs.checks.validated import STAMP_COLUMN, ValidatedThrough, state_path
+from orchestration.defs.checks.validated import ValidatedThrough, state_path
 from orchestration.defs.checks.validation import Validator
+from orchestration.defs.dbt.stamps import STAMP
 from orchestration.defs.policies import DUCKDB_POOL
 
 CHECK_PREFIX = "gx_"
@@ -73,9 +74,9 @@ def run_suites(warehouse: Path, suites: Iterable[SuiteFile], validated: Validate
         validator = Validator()
         for suite in suites:
             present = mart_columns(con, suite.mart)
-            stamped = STAMP_COLUMN in present
+            stamped = STAMP in present
             above = since(suite.mart) if stamped else None
-            through = con.execute(f'select max({STAMP_COLUMN}) from marts."{suite.mart}"').fetchone()[0] \
+            through = con.execute(f'select max({STAMP}) from marts."{suite.mart}"').fetchone()[0] \
                 if stamped else None
             frame = read_mart(con, suite, present, above)
             verdict = validator.validate(frame, suite)
@@ -96,7 +97,7 @@ def _result(suite: SuiteFile, verdict, rows: int, columns: int, above: int | Non
         metadata={
             "suite": f"expectations/{suite.path.name}",
             "rows_validated": rows,
-            "rows_read": "every row" if above is None else f"rows with {STAMP_COLUMN} > {above} (written since "
+            "rows_read": "every row" if above is None else f"rows with {STAMP} > {above} (written since "
                                                            "the last passing check)",
             "columns_read": columns,
             "expectations_evaluated": verdict.evaluated,
@@ -122,6 +123,6 @@ def read_mart(con: duckdb.DuckDBPyConnection, suite: SuiteFile, present: list[st
         raise ValueError(f"marts.{suite.mart} is not in the warehouse: has the dbt build created it?")
     columns = [f'"{c}"' for c in present if c in suite.columns] or [f'"{present[0]}"']
     columns += [f'({expression}) as "{name}"' for name, expression in suite.derived_columns.items()]
-    where = "" if above is None else f" where {STAMP_COLUMN} > $above"
+    where = "" if above is None else f" where {STAMP} > $above"
     return con.execute(f'select {", ".join(columns)} from marts."{suite.mart}"{where}',
                        {} if above is None else {"above": above}).df()

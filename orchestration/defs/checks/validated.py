@@ -17,8 +17,6 @@ import json
 import os
 from pathlib import Path
 
-STAMP_COLUMN = "build_seq"
-
 
 class ValidatedThrough:
     """mart name -> the largest `build_seq` of its rows when its suite last passed."""

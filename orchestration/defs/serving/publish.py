@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 from ingestion.spool import fsync_path
+from orchestration.defs.dbt.stamps import STAMP
 
 # The Dagster asset key of the snapshot, kept here so the CLI can name it without importing Dagster.
 SNAPSHOT_ASSET = ("serving", "marts_snapshot")
@@ -158,7 +159,7 @@ def _build(warehouse: Path, path: Path, run_id: str, descriptions: Descriptions,
 
 
 # A mart patched by conversation: its rows stamped by the build that wrote them, a conversation at a time.
-PATCH_KEY, PATCH_STAMP = "conversation_id", "build_seq"
+PATCH_KEY = "conversation_id"
 
 
 def _patch(con: duckdb.DuckDBPyConnection, table: str) -> int | None:
@@ -169,23 +170,23 @@ def _patch(con: duckdb.DuckDBPyConnection, table: str) -> int | None:
     a full refresh a whole copy is cheaper than a delete and insert of everything), or a
     patched table whose fingerprint differs from the warehouse's."""
     mine, theirs = (_columns(con, database, table) for database in ("current_database()", "'warehouse'"))
-    if not mine or mine != theirs or not {PATCH_KEY, PATCH_STAMP} <= {name for name, _ in theirs}:
+    if not mine or mine != theirs or not {PATCH_KEY, STAMP} <= {name for name, _ in theirs}:
         return None
-    held = con.execute(f'select max({PATCH_STAMP}) from {SCHEMA}."{table}"').fetchone()[0]
+    held = con.execute(f'select max({STAMP}) from {SCHEMA}."{table}"').fetchone()[0]
     newest, total, newer = con.execute(
-        f'select max({PATCH_STAMP}), count(*), count(*) filter ({PATCH_STAMP} > $held) '
+        f'select max({STAMP}), count(*), count(*) filter ({STAMP} > $held) '
         f'from warehouse.{SCHEMA}."{table}"', {"held": held}).fetchone()
     if held is None or newest is None or newest < held or newer * 2 > total:
         return None
     changed = (f'select distinct {PATCH_KEY} from warehouse.{SCHEMA}."{table}" '
-               f'where {PATCH_STAMP} > {int(held)}')
+               f'where {STAMP} > {int(held)}')
     con.execute(f'delete from {SCHEMA}."{table}" where {PATCH_KEY} in ({changed})')
     con.execute(f'insert into {SCHEMA}."{table}" select * from warehouse.{SCHEMA}."{table}" '
                 f'where {PATCH_KEY} in ({changed})')
     # A stamp counts builds of one table, so a warehouse restored from a backup and built
     # again can reuse the snapshot's stamps for other rows; a conversation can also lose
     # its rows. Both leave a difference the stamps cannot see, and this fingerprint can.
-    fingerprint = f'select count(*), sum(hash({PATCH_KEY}, {PATCH_STAMP})) from {{}}{SCHEMA}."{table}"'
+    fingerprint = f'select count(*), sum(hash({PATCH_KEY}, {STAMP})) from {{}}{SCHEMA}."{table}"'
     if con.execute(fingerprint.format("")).fetchone() != con.execute(fingerprint.format("warehouse.")).fetchone():
         return None
     return newer
