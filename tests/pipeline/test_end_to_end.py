@@ -147,6 +147,12 @@ def test_state_transitions_agree_with_sessions(one_load):
     assert flagged > 0  # the simulator sends a few transitions outside the graph
 
 
+def test_dbt_keeps_no_tracking_id_in_the_project(one_load):
+    """dbt's anonymous usage statistics are off (dbt_project.yml's flags): with them on,
+    the run's dbt would write its tracking cookie into the project folder and post events."""
+    assert not (DBT_PROJECT_DIR / ".user.yml").exists()
+
+
 def test_import_and_run_again_change_nothing(one_load):
     home, path, _ = one_load
     warehouse = settings_for(home).warehouse
