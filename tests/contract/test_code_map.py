@@ -27,7 +27,7 @@ def named_paths(text: str) -> set[str]:
 def exists(name: str) -> bool:
     if "/" in name:
         return any((root / name).exists() for root in ROOTS)
-    return any(any((REPO / folder).rglob(name)) for folder in SOURCES) or (REPO / name).exists()
+    return any(any((REPO / folder).rglob(name)) for folder in SOURCES)
 
 
 def test_every_file_the_code_map_names_exists():
