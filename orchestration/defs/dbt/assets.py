@@ -10,7 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from ingestion.settings import Settings
 from orchestration.defs.checks.validation import import_in_background
 from orchestration.defs.dbt.cli_args import DbtRunConfig, dbt_build_args
-from orchestration.defs.dbt.project import dbt_project
+from orchestration.defs.dbt.project import dbt_project, target_for_this_project
 from orchestration.defs.dbt.spark_tables import mirror_spark_tables
 from orchestration.defs.policies import DUCKDB_POOL, MART_FRESHNESS, OWNERS
 
@@ -43,7 +43,7 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
         # One target folder per warehouse, kept between runs: dbt's partial parsing
         # then stays valid and a run does not re-parse the whole project.
         build = dbt.cli(dbt_build_args(config, settings.dbt_vars()), context=context,
-                        target_path=settings.dbt_target_dir)
+                        target_path=target_for_this_project(settings.dbt_target_dir))
         import_in_background()  # the quality suites run next; their library loads while dbt works
         yield from build.stream()
         if settings.destination == "spark":

@@ -53,6 +53,23 @@ def _prepared(dbt_env: tuple[tuple[str, str], ...]) -> DbtProject:
     return project
 
 
+def target_for_this_project(target: Path, project_dir: Path = DBT_PROJECT_DIR) -> Path:
+    """`target`, without its partial-parse state when another project folder wrote it.
+
+    Before reusing that state dbt compares its version, the vars, the profile and the
+    project's files, not the folder they are in, and the state keeps absolute paths: a
+    home used by a checkout that has since moved, or shared with another checkout, would
+    load the seed from the old folder ("No files found that match the pattern"). The
+    folder that wrote the state is kept beside it; on a change dbt parses once again.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    writer = target / "project_dir.txt"
+    if not writer.exists() or writer.read_text() != str(project_dir):
+        (target / "partial_parse.msgpack").unlink(missing_ok=True)
+        writer.write_text(str(project_dir))
+    return target
+
+
 @contextmanager
 def _environment(overlay: Mapping[str, str]) -> Iterator[None]:
     """`overlay` over `os.environ` inside the block, the previous values after it."""
