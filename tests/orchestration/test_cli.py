@@ -1,6 +1,7 @@
 """The `journey` command's own behaviour: messages and exit codes."""
 
 import os
+import shlex
 import subprocess
 import sys
 
@@ -52,8 +53,12 @@ def test_missing_file_and_bad_setting_are_clear_errors(settings, tmp_path, capsy
     assert "JOURNEY_TTL_HOURS must be a number" in capsys.readouterr().err
 
 
-def test_a_failed_run_says_which_step_and_why_without_a_traceback(settings, tmp_path):
-    """A BI tool holding the DuckDB file read-write blocks the load: the operator reads why."""
+def test_a_failed_run_says_which_step_and_why_without_a_traceback(settings, tmp_path, monkeypatch):
+    """A BI tool holding the DuckDB file read-write blocks the load: the operator reads why,
+    and a command for the Dagster UI that pastes into a shell (the home has a space)."""
+    monkeypatch.setenv("JOURNEY_HOME", str(tmp_path / "my home"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "my home" / "dagster"))
+    settings = Settings.from_env()
     path = tmp_path / "events.ndjson"
     write_ndjson(simulate(days=1, sessions_per_day=10, seed=2).events, path)
     run_journey(settings.home, "k" * 64, "import", str(path))
@@ -65,7 +70,8 @@ def test_a_failed_run_says_which_step_and_why_without_a_traceback(settings, tmp_
     assert "FAILED" in proc.stdout and "step spool_load failed" in proc.stdout
     assert f"hint: process {os.getpid()} (" in proc.stdout
     assert "has the working warehouse open read-write" in proc.stdout
-    assert f"DAGSTER_HOME={settings.home / 'dagster'}" in proc.stdout
+    ui = proc.stdout.split("in the Dagster UI: ", 1)[1].split(", then", 1)[0]
+    assert shlex.split(ui)[0] == f"DAGSTER_HOME={settings.home / 'dagster'}"
     assert "Traceback" not in proc.stdout
 
 
