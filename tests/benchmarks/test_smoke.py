@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from ingestion.simulator import simulate
+from tests.support import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 BENCHMARKS = REPO / "benchmarks"
 HELPERS = {"_common.py", "bare_asgi.py"}  # imported or served by the benchmarks, not run alone
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import REPO
+
 CODE_MAP = REPO / "docs" / "code-map.md"
 # dbt paths in the map are written from the dbt project's folder, as dbt names them.
 ROOTS = (REPO, REPO / "dbt_project")

@@ -13,8 +13,8 @@ import pytest
 from ingestion.settings import CollectorConfig, PostgresSettings, Settings, SinkConfig, SmtpSettings
 from ingestion.settings.collector import CONFIG_FILE_VARIABLE
 from ingestion.settings.source import Source
+from tests.support import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 HOME = {"JOURNEY_HOME": "/tmp/journey-settings-test"}
 
 

@@ -11,9 +11,8 @@ from pathlib import Path
 from ingestion.settings import SinkConfig
 from ingestion.sinks import backlog, open_sink
 from ingestion.spool import SpoolReader
+from tests.support import REPO
 from tests.support.collector_server import free_port
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def seal_segment(settings, line: bytes) -> Path:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from orchestration.instance_storage import instance_yaml
 from orchestration.runner import DAGSTER_YAML
+from tests.support import REPO
 from tests.support.collector_server import free_port
 
-REPO = Path(__file__).resolve().parents[2]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 
 

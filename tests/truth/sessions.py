@@ -12,9 +12,10 @@ from typing import NamedTuple
 
 from ingestion.simulator.records import Session
 from ingestion.simulator.world import from_ms
+from tests.support import REPO
 
 # The state graph (docs/contract.md §3.2): the dbt seed the pipeline flags transitions with.
-STATE_GRAPH = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "valid_state_transitions.csv"
+STATE_GRAPH = REPO / "dbt_project" / "seeds" / "valid_state_transitions.csv"
 
 
 def _valid_transitions(path: Path) -> dict[str, tuple[str, ...]]:
