@@ -14,6 +14,7 @@ from datetime import datetime
 
 from dashboard import charts
 from dashboard.snapshot import Visit
+from orchestration.defs.dbt.stamps import is_stamp
 
 LANES = ("inbound_queue", "bot_active", "pending_agent", "human_active", "resolved", "expired")
 # The event lanes under the state lanes: (key, label); events of other kinds are in the list only.
@@ -95,7 +96,8 @@ def timeline(visit: Visit, session_id: str) -> dict | None:
     descriptions = {row["column_name"]: row["comment"] for row in visit.rows(DESCRIPTIONS_SQL)}
     return {
         "session": session,
-        "facts": [(name, value, descriptions.get(name)) for name, value in session.items()],
+        # The build stamps are the pipeline's bookkeeping, nothing to read about the session.
+        "facts": [(name, value, descriptions.get(name)) for name, value in session.items() if not is_stamp(name)],
         "visits": visits,
         "events": events,
         "summary": summary(events),

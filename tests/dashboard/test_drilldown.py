@@ -171,7 +171,9 @@ def test_a_session_opens_as_its_timeline(dashboard, built):
     replies = built.value("select count(*) from marts.fct_agent_responses where session_id = ?", [session_id])
     assert len(rows(html, "reply-table")) == replies
     assert html.count('class="state-') >= visits  # one bar per visit on the chart
-    assert session_id in text(html, "session-facts")
+    facts = text(html, "session-facts")
+    assert session_id in facts and "final state" in facts
+    assert "build seq" not in facts  # the stamps fct_sessions carries are not facts of the session
     assert "Not in the snapshot" not in html
 
 

@@ -1,34 +1,34 @@
+{#-
+  Incremental: a run replaces the rows of the conversations `int_sessions__recontacted`
+  rebuilt (new events, a changed person, sessions the watermark matured;
+  dbt_project.yml, macros/incremental.sql).
+-#}
+
 with sessions as (
-    select * from {{ ref('int_sessions__measured') }}
-),
-
-users as (
-    select * from {{ ref('int_users__mapped') }}
-    where identifier_kind = 'conversation_id'
-),
-
-quality as (
     select * from {{ ref('int_sessions__recontacted') }}
+    {{ where_rebuilt(ref('int_sessions__recontacted')) }}
 ),
 
 final as (
     select
-        sessions.session_id,
-        sessions.conversation_id,
-        users.unified_user_id,
-        sessions.channel,
-        sessions.department,
-        sessions.query_nature,
+        -- Text cast to the contract's `varchar` (PostgreSQL's expressions give `text`, which
+        -- an incremental run's schema check would take for a change), as in fct_state_transitions.
+        cast(sessions.session_id as {{ type_text() }}) as session_id,
+        cast(sessions.conversation_id as {{ type_text() }}) as conversation_id,
+        cast(sessions.unified_user_id as {{ type_text() }}) as unified_user_id,
+        cast(sessions.channel as {{ type_text() }}) as channel,
+        cast(sessions.department as {{ type_text() }}) as department,
+        cast(sessions.query_nature as {{ type_text() }}) as query_nature,
         sessions.started_at,
         sessions.ended_at,
-        sessions.final_state,
+        cast(sessions.final_state as {{ type_text() }}) as final_state,
         sessions.escalated,
         sessions.bot_contained,
         sessions.queue_wait_s,
         sessions.first_queue_wait_s,
         sessions.agent_first_response_s,
-        sessions.first_responder_agent_id,
-        sessions.first_responder_team,
+        cast(sessions.first_responder_agent_id as {{ type_text() }}) as first_responder_agent_id,
+        cast(sessions.first_responder_team as {{ type_text() }}) as first_responder_team,
         sessions.time_to_resolution_s,
         sessions.handovers,
         sessions.webview_opened,
@@ -38,13 +38,12 @@ final as (
         sessions.last_activity_at,
         sessions.returned_to_bot,
         sessions.transfer_ping_pongs,
-        quality.recontacted,
-        quality.reopened,
-        quality.first_contact_resolved,
-        quality.durably_contained
+        sessions.recontacted,
+        sessions.reopened,
+        sessions.first_contact_resolved,
+        sessions.durably_contained,
+        {{ consumed_build_seq(ref('int_sessions__recontacted')) }} as upstream_build_seq
     from sessions
-    left join users on sessions.conversation_id = users.identifier_value
-    left join quality on sessions.session_id = quality.session_id
 )
 
 select * from final
