@@ -46,9 +46,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from _common import git_commit, post_events, simulation_start
+from dashboard.snapshot import Visit, read
 from ingestion.collector.local import start_local_collector
 from ingestion.settings import Settings
 from ingestion.simulator import simulate
@@ -173,16 +173,16 @@ class Load:
 
 def snapshot(path: Path) -> tuple[int, set[str]]:
     """(publication version, probe conversation ids) of the serving snapshot now; 0 and
-    none before the first publication. Attached in a fresh in-memory database each time:
-    `duckdb.connect(path)` would hand back the file this process already has open, not
-    the one a run renamed over it since."""
+    none before the first publication. Read as the dashboard reads it (a fresh attach of
+    the file the path names now, done again if it overlapped a publication's rename)."""
     if not path.exists():
         return 0, set()
-    with duckdb.connect() as con:
-        con.execute(f"attach '{path}' as s (read_only)")
-        version = con.execute("select max(version) from s.marts.publication").fetchone()[0]
-        ids = con.execute("select conversation_id from s.marts.fct_sessions where conversation_id like 'probe-%'")
-        return version or 0, {row[0] for row in ids.fetchall()}
+
+    def probes(snapshot: Visit) -> tuple[int, set[str]]:
+        ids = snapshot.rows("select conversation_id from marts.fct_sessions where conversation_id like 'probe-%'")
+        return snapshot.publication.version, {row["conversation_id"] for row in ids}
+
+    return read(path, probes)
 
 
 def runs(instance: dg.DagsterInstance) -> tuple[tuple[int, int, int], list[float]]:

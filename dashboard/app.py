@@ -25,7 +25,7 @@ from dashboard.filters import DIMENSIONS, BadFilter, Filters
 from dashboard.pages import agents, overview, quality, selfservice, service, sessions, timeline
 from dashboard.scope import OPTIONS_SQL
 from dashboard.security import Guard
-from dashboard.snapshot import NoSnapshot, Visit, visit
+from dashboard.snapshot import NoSnapshot, Visit, read
 
 HERE = Path(__file__).parent
 PAGES = (("/", "Overview"), ("/service", "Service"), ("/self-service", "Self-service"), ("/agents", "Agents"),
@@ -46,17 +46,19 @@ def create_app(config: Config) -> Guard:
     templates.env.globals.update(pages=PAGES, dimensions=DIMENSIONS, change=fmt.change, units=fmt.UNITS)
 
     def page(template: str | None, build: Callable[[Request, Visit, Filters], dict | Response | None]):
+        def respond(request: Request, snapshot: Visit) -> Response:
+            filters = Filters.parse(request.query_params, _latest_day(snapshot))
+            context = build(request, snapshot, filters)
+            if context is None:
+                return _problem(templates, request, 404, "No such session in this snapshot.")
+            if isinstance(context, Response):
+                return context
+            context.update(_frame(request, snapshot, filters, config))
+            return templates.TemplateResponse(request, template, context)
+
         def endpoint(request: Request) -> Response:
             try:
-                with visit(config.serving_db) as snapshot:
-                    filters = Filters.parse(request.query_params, _latest_day(snapshot))
-                    context = build(request, snapshot, filters)
-                    if context is None:
-                        return _problem(templates, request, 404, "No such session in this snapshot.")
-                    if isinstance(context, Response):
-                        return context
-                    context.update(_frame(request, snapshot, filters, config))
-                    return templates.TemplateResponse(request, template, context)
+                return read(config.serving_db, lambda snapshot: respond(request, snapshot))
             except BadFilter as exc:
                 return _problem(templates, request, 400, f"That filter cannot be used: {exc}.")
             except NoSnapshot as exc:
