@@ -13,7 +13,10 @@ load, dbt, the quality suites and the publication of the serving snapshot):
 
 Each run's stage lines (load, dbt build, checks, publish) are printed with it;
 "fixed" is the wall time outside them (interpreter, imports, definitions). At the
-end the serving snapshot of the +1 % run must equal the refreshed one.
+end the serving snapshot of the +1 % run must equal the refreshed one, and the
+slowest dbt models of the +1 % run are listed with their time in the full refresh
+(from dbt's `run_results.json`), to show which tables still cost what the warehouse
+holds rather than what changed.
 
 The simulation ends yesterday 00:00 UTC (`_common.simulation_start`), so the edge
 accepts every event on any date; the header line names the commit.
@@ -25,6 +28,7 @@ Smoke run (a few minutes): --days 1 --sessions-per-day 30
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import secrets
@@ -50,6 +54,8 @@ class Run:
     wall_s: float
     stages: dict[str, float]
     output: str
+    models: dict[str, float]  # dbt's execution time of each model it ran, by name
+
 
     @property
     def fixed_s(self) -> float:
@@ -57,17 +63,28 @@ class Run:
 
     def line(self) -> str:
         stages = "  ".join(f"{name} {seconds:5.1f}" for name, seconds in self.stages.items())
-        return f"{self.label:13s} {self.wall_s:6.1f} s wall   fixed {self.fixed_s:5.1f} s   {stages}"
+        models = f"   models {sum(self.models.values()):5.1f} s" if self.models else ""
+        return f"{self.label:13s} {self.wall_s:6.1f} s wall   fixed {self.fixed_s:5.1f} s   {stages}{models}"
 
 
 def journey(env: dict[str, str], label: str, *args: str) -> Run:
+    results = Path(env["JOURNEY_HOME"]) / "dbt" / "target" / "run_results.json"
+    results.unlink(missing_ok=True)
     started = time.perf_counter()
     done = subprocess.run([*JOURNEY, *args], env=env, cwd=REPO, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"journey {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
     stages = {m[1]: float(m[3]) for m in map(STAGE_LINE.match, done.stdout.splitlines()) if m}
-    return Run(label, wall, stages, done.stdout)
+    return Run(label, wall, stages, done.stdout, model_times(results))
+
+
+def model_times(results: Path) -> dict[str, float]:
+    """Each dbt model's execution time in a run's `run_results.json` (none without dbt)."""
+    if not results.exists():
+        return {}
+    return {r["unique_id"].split(".")[-1]: r["execution_time"] for r in json.loads(results.read_text())["results"]
+            if r["unique_id"].startswith("model.")}
 
 
 def main() -> None:
@@ -103,6 +120,9 @@ def main() -> None:
     print(f"nothing new: {noop.wall_s:.1f} s wall (target at most 5 s)")
     print(f"+1 %: {plus.wall_s:.1f} s wall (target at most 25 s), {plus.wall_s / refresh.wall_s:.3f} of the full "
           f"refresh and {plus.wall_s / full.wall_s:.3f} of the first full build (target at most 0.25)")
+    print("slowest models of the +1 % run (s), beside the full refresh's:")
+    for name, seconds in sorted(plus.models.items(), key=lambda item: -item[1])[:12]:
+        print(f"  {seconds:5.2f}  {refresh.models.get(name, float('nan')):5.2f}  {name}")
     print(f"+1 % serving snapshot equals the full refresh's: {same}")
     if not same:
         raise SystemExit("the incremental run's marts differ from the full refresh's")

@@ -129,6 +129,11 @@
     {{ (var('recontact_window_days') | float * 86400000) | int }}
 {%- endmacro %}
 
+{# The short-abandon bound in milliseconds, from the `short_abandon_s` var (docs/contract.md §6.2.2). #}
+{% macro short_abandon_ms() -%}
+    {{ (var('short_abandon_s') | float * 1000) | int }}
+{%- endmacro %}
+
 {# Exact percentile with linear interpolation (`p` = 0.5 is the median). #}
 {% macro percentile_cont(column, p) -%}
     {{ return(adapter.dispatch('percentile_cont', 'journey')(column, p)) }}

@@ -137,18 +137,21 @@
 
 {#-
   Incremental strategy for session-level models: delete every row of the
-  conversations rebuilt upstream (named by `meta.rebuilt_from`), then insert
-  the fresh rows. Unlike delete+insert on a key, this also clears a
-  conversation whose new output is empty (a late transfer can end the hold
-  that gave a message its response sample). The subquery sees the table as
-  it was when the model ran, so it names the same conversations.
+  conversations rebuilt upstream (named by `meta.rebuilt_from`) and of those
+  the new rows hold, then insert the new rows. Unlike delete+insert on a key,
+  this also clears a conversation whose new output is empty (a late transfer
+  can end the hold that gave a message its response sample); the new rows'
+  own conversations let a model rebuild more than its upstream did (after a
+  changed setting). The subquery sees the table as it was when the model
+  ran, so it names the same conversations.
 -#}
 {% macro get_incremental_replace_conversations_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
     {%- set upstream = ref(config.get('meta')['rebuilt_from']) -%}
     delete from {{ target }}
-    where conversation_id in ({{ rebuilt_conversations(upstream, target) }});
+    where conversation_id in ({{ rebuilt_conversations(upstream, target) }})
+        or conversation_id in (select conversation_id from {{ arg_dict['temp_relation'] }});
 
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ arg_dict['temp_relation'] }}

@@ -3,21 +3,19 @@ checkout moved (or that another checkout shares) must not send dbt to the old fo
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from orchestration.defs.dbt.project import DBT_EXECUTABLE, DBT_PROJECT_DIR, target_for_this_project
+from orchestration.defs.dbt.project import DBT_PROJECT_DIR, target_for_this_project
+from tests.support.dbt import run_dbt
 
 
 def dbt(project_dir: Path, target: Path, warehouse: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "JOURNEY_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    return subprocess.run([DBT_EXECUTABLE, *args, "--project-dir", str(project_dir), "--profiles-dir",
-                           str(project_dir), "--target-path", str(target)],
-                          env=env, capture_output=True, text=True, timeout=300)
+    return run_dbt(*args, target_path=target, env={"JOURNEY_WAREHOUSE": str(warehouse)},
+                   project_dir=project_dir, timeout=300, check=False)
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import random
 import secrets
 import shutil
-import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,11 +22,12 @@ import pytest
 
 from ingestion.loader import load_spool
 from ingestion.settings import Settings
-from orchestration.defs.dbt.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from orchestration.defs.dbt.project import DBT_PROJECT_DIR
 from orchestration.defs.dbt.stamps import marts_rows
 from ingestion.simulator import Simulation, simulate, write_ndjson
 from ingestion.simulator.realism import Realism
 from tests.conftest import import_and_run, run_journey
+from tests.support.dbt import run_dbt
 from tests.truth.compare import (
     GRAINS,
     all_mart_mismatches,
@@ -87,14 +86,7 @@ def _occurred(event: dict) -> datetime:
 
 def _dbt(warehouse: Path, target: Path, *args: str) -> str:
     """The dbt CLI on one warehouse; asserts it succeeded."""
-    proc = subprocess.run(
-        [DBT_EXECUTABLE, *args, "--project-dir", str(DBT_PROJECT_DIR),
-         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)],
-        env={**os.environ, "JOURNEY_WAREHOUSE": str(warehouse)},
-        capture_output=True, text=True,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    return proc.stdout
+    return run_dbt(*args, target_path=target, env={"JOURNEY_WAREHOUSE": str(warehouse)}).stdout
 
 
 def settings_for(home: Path, **env: str) -> Settings:
@@ -297,7 +289,7 @@ def test_metric_settings_are_applied_by_the_next_run_without_a_full_refresh(sim,
     out = journey(home, "run", env=changed)
     assert "nothing new" not in out
     settings = settings_for(home, **changed)
-    changed_marts = ("fct_sessions", "mart_service_level", "mart_resolution_quality", "mart_operational_heatmap")
+    changed_marts = ("fct_sessions", "fct_queue_visits", "mart_service_level", "mart_resolution_quality", "mart_operational_heatmap")
     assert {mart: mart_mismatches(settings.warehouse, sim, settings, mart) for mart in changed_marts} == \
         dict.fromkeys(changed_marts, [])
 

@@ -11,9 +11,7 @@ between the two warehouses, and with the simulator's ground truth.
 from __future__ import annotations
 
 import math
-import os
 import secrets
-import subprocess
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -25,9 +23,9 @@ from ingestion.loader import load_spool
 from ingestion.settings import PostgresSettings, Settings
 from ingestion.simulator import simulate, write_ndjson
 from orchestration.defs.dbt.cli_args import DbtRunConfig, dbt_build_args
-from orchestration.defs.dbt.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from orchestration.defs.dbt.stamps import is_stamp
 from tests.conftest import run_journey
+from tests.support.dbt import run_dbt
 from tests.support.postgres import connect, throwaway_cluster
 from tests.truth.compare import GRAINS, expected_rows, row_mismatches
 
@@ -67,13 +65,7 @@ def postgres_settings(home: Path) -> Settings:
 
 
 def dbt(pg_env: dict[str, str], target_path: Path, *args: str) -> str:
-    proc = subprocess.run(
-        [DBT_EXECUTABLE, *args, "--target", "postgres", "--project-dir", str(DBT_PROJECT_DIR),
-         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target_path)],
-        env={**os.environ, **pg_env}, capture_output=True, text=True, timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    return proc.stdout
+    return run_dbt(*args, "--target", "postgres", target_path=target_path, env=pg_env, timeout=600).stdout
 
 
 def load_into_postgres(pg_env: dict[str, str], settings: Settings) -> dict[str, int]:

@@ -8,12 +8,10 @@ Spark process at a time.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 from ingestion.settings import Settings
-from orchestration.defs.dbt.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from tests.support.dbt import run_dbt
 
 
 def spark_settings(home: Path, hash_key: str) -> Settings:
@@ -23,11 +21,5 @@ def spark_settings(home: Path, hash_key: str) -> Settings:
 
 def dbt(settings: Settings, target: str, *args: str, env: dict[str, str] | None = None) -> str:
     """dbt on `target` with the settings' environment (Spark's folder, the DuckDB file); asserts success."""
-    proc = subprocess.run(
-        [DBT_EXECUTABLE, *args, "--target", target, "--project-dir", str(DBT_PROJECT_DIR),
-         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(settings.home / f"dbt-{target}"),
-         "--log-path", str(settings.home / "logs")],
-        env={**os.environ, **settings.dbt_env(), **(env or {})}, capture_output=True, text=True, timeout=900,
-    )
-    assert proc.returncode == 0, proc.stdout[-6000:]
-    return proc.stdout
+    return run_dbt(*args, "--target", target, "--log-path", str(settings.home / "logs"),
+                   target_path=settings.home / f"dbt-{target}", env={**settings.dbt_env(), **(env or {})}).stdout

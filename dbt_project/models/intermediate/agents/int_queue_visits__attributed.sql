@@ -2,16 +2,22 @@
   Every pending_agent visit with the day and team the queue measures count it
   under (docs/contract.md §6.1.7): the UTC day it began, and the team of the
   assignment that ends it, else the session's latest transfer target at or
-  before it, else `unassigned`. Read by the queue dynamics and the service
-  level marts.
+  before it, else `unassigned`. Read by fct_queue_visits. Both depend only on
+  the session's own events, so the model is rebuilt per conversation.
 -#}
 
 with events as (
     select * from {{ ref('int_events__sessionized') }}
+    {{ where_rebuilt(ref('int_sessions__bounded')) }}
+),
+
+state_visits as (
+    select * from {{ ref('int_state_visits__collapsed') }}
+    {{ where_rebuilt(ref('int_sessions__bounded')) }}
 ),
 
 visits as (
-    select * from {{ ref('int_state_visits__collapsed') }}
+    select * from state_visits
     where state = 'pending_agent'
 ),
 
@@ -44,6 +50,7 @@ latest_transfer as (
 
 final as (
     select
+        visits.conversation_id,
         visits.session_id,
         visits.visit_index,
         cast(visits.entered_at as date) as day,
@@ -51,7 +58,8 @@ final as (
         visits.entered_at,
         visits.exited_at,
         visits.dwell_s,
-        visits.next_state
+        visits.next_state,
+        {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq
     from visits
     left join ending_assignment
         on visits.session_id = ending_assignment.session_id
@@ -61,4 +69,4 @@ final as (
         and visits.visit_index = latest_transfer.visit_index
 )
 
-select * from final
+{{ bucketed('final') }}
