@@ -217,8 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help, description=help,
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        command_parser = sub.add_parser(name, help=help, description=help,
+                                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        command_parser.set_defaults(command_parser=command_parser)
+        return command_parser
 
     demo = command("demo", "simulate journeys, send them through a collector, run the pipeline, render the report")
     demo.add_argument("--days", type=int, default=14,
@@ -250,8 +252,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """The arguments; an option the command does not know is reported with that command's
+    usage (`journey run --bogus` shows `run`'s options, not the list of commands)."""
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     try:
         settings = Settings.from_env()
         if args.command == "demo":

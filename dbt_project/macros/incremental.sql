@@ -136,6 +136,17 @@
 {%- endmacro %}
 
 {#-
+  Keeps an incremental run to the rows whose `column` is among those the CTE
+  `scope` selects (a model's own change set: components, nodes, people); a
+  full build keeps every row.
+-#}
+{% macro where_scoped(column, scope) -%}
+    {%- if is_incremental() %}
+    where {{ column }} in (select {{ column }} from {{ scope }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
   Incremental strategy for session-level models: delete every row of the
   conversations rebuilt upstream (named by `meta.rebuilt_from`) and of those
   the new rows hold, then insert the new rows. Unlike delete+insert on a key,
@@ -152,6 +163,25 @@
     delete from {{ target }}
     where conversation_id in ({{ rebuilt_conversations(upstream, target) }})
         or conversation_id in (select conversation_id from {{ arg_dict['temp_relation'] }});
+
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict['temp_relation'] }}
+{%- endmacro %}
+
+{#-
+  Incremental strategy for the people dimension (`dim_users`, one row per
+  `unified_user_id`): replace the people the new rows hold, and delete those
+  no longer in the user mapping (`meta.people_from`): a merge keeps the
+  smaller id and the other disappears without a row of its own to rebuild.
+-#}
+{% macro get_incremental_replace_people_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target }}
+    where unified_user_id in (select unified_user_id from {{ arg_dict['temp_relation'] }})
+        or unified_user_id not in (
+            select unified_user_id from {{ people_from() }} where unified_user_id is not null
+        );
 
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ arg_dict['temp_relation'] }}

@@ -7,6 +7,7 @@ import sys
 
 import dagster as dg
 import duckdb
+import pytest
 
 from ingestion.settings import Settings
 from ingestion.simulator import simulate, write_ndjson
@@ -51,6 +52,17 @@ def test_missing_file_and_bad_setting_are_clear_errors(settings, tmp_path, capsy
     monkeypatch.setenv("JOURNEY_TTL_HOURS", "soon")
     assert main(["run"]) == 2
     assert "JOURNEY_TTL_HOURS must be a number" in capsys.readouterr().err
+
+
+def test_an_unknown_option_is_named_with_its_command_usage(capsys):
+    """Not the list of commands: the usage of the command the option was given to."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--bogus"])
+
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert "usage: journey run [-h] [--full-refresh] [--verbose]" in err
+    assert "journey run: error: unrecognized arguments: --bogus" in err
 
 
 def test_a_failed_run_says_which_step_and_why_without_a_traceback(settings, tmp_path, monkeypatch):

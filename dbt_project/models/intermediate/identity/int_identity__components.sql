@@ -31,16 +31,12 @@ scope as (
         where node_id in (select node_id from touched)
     )
 ),
+{% endif %}
 
 scoped as (
     select * from observed
-    where node_id in (select node_id from scope)
+    {{ where_scoped('node_id', 'scope') }}
 )
-{% else %}
-scoped as (
-    select * from observed
-)
-{% endif %}
 {%- endset -%}
 
 {#- Both directions of every edge, and every node with itself. -#}

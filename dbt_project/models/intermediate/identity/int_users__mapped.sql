@@ -20,16 +20,12 @@ rebuilt as (
     select distinct component_id from components
     where build_seq > (select coalesce(max(upstream_build_seq), 0) from {{ this }})
 ),
+{% endif %}
 
 scoped as (
     select * from components
-    where component_id in (select component_id from rebuilt)
+    {{ where_scoped('component_id', 'rebuilt') }}
 ),
-{% else %}
-scoped as (
-    select * from components
-),
-{% endif %}
 
 people as (
     select
