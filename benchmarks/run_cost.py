@@ -56,7 +56,6 @@ class Run:
     output: str
     models: dict[str, float]  # dbt's execution time of each model it ran, by name
 
-
     @property
     def fixed_s(self) -> float:
         return self.wall_s - sum(self.stages.values())

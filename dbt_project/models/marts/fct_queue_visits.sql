@@ -6,11 +6,11 @@
   still waiting); mart_service_level and mart_queue_dynamics only add up, and
   a dashboard can filter the same rows by channel, department or query nature.
   Rebuilt per conversation: the conversations rebuilt upstream, and every
-  one judged with another `short_abandon_s` (kept per row as `short_abandon_ms`), so a changed
-  bound needs no full refresh. The session's dimensions come from
-  int_sessions__measured, rebuilt with the visits, not from fct_sessions
-  (also rebuilt for a changed person or a matured window, which change no
-  visit).
+  one judged with another `short_abandon_s` (kept per row as
+  `short_abandon_ms`), so a changed bound needs no full refresh. The
+  session's dimensions come from int_sessions__measured, rebuilt with the
+  visits, not from fct_sessions (also rebuilt for a changed person or a
+  matured window, which change no visit).
 -#}
 
 with visits as (
