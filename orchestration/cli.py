@@ -82,6 +82,7 @@ def _run(settings: Settings, full_refresh: bool = False, verbose: bool = False) 
         _say("  (`journey run --full-refresh` rebuilds everything anyway)")
         return 0
 
+    from orchestration.defs.dbt.executable import prestarted_dbt
     from orchestration.defs.serving.publish import SNAPSHOT_ASSET
     from orchestration.progress import StageProgress
     from orchestration.runner import run_load_and_transform
@@ -90,8 +91,10 @@ def _run(settings: Settings, full_refresh: bool = False, verbose: bool = False) 
     _say(f"run: {backlog.batches} batch(es) waiting in {backlog.where}; loading, building, checking, publishing…")
     run_state.forget_run(settings)  # a run that dies half-way must not be taken for a finished one
     log = settings.logs_dir / f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.log"
-    with run_output(log, verbose) as terminal, StageProgress(terminal.stage, terminal.working):
-        summary = run_load_and_transform(settings, full_refresh=full_refresh, progress=terminal.say)
+    with (prestarted_dbt() as dbt, run_output(log, verbose) as terminal,
+          StageProgress(terminal.stage, terminal.working)):
+        summary = run_load_and_transform(settings, full_refresh=full_refresh, progress=terminal.say,
+                                         dbt_executable=dbt)
     published = summary.metadata.get("/".join(SNAPSHOT_ASSET))
     if summary.success and not summary.checks_failed:
         run_state.record_run(settings, summary.run_id, published["version"] if published else None)

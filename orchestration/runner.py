@@ -86,13 +86,15 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
 
 
 def run_load_and_transform(settings: Settings, full_refresh: bool = False,
-                           progress: Callable[[str], None] | None = None) -> RunSummary:
+                           progress: Callable[[str], None] | None = None,
+                           dbt_executable: str | None = None) -> RunSummary:
     """Runs the job; `progress` hears of reaped runs. Stage lines come from
-    `orchestration.progress.StageProgress`, attached by the caller."""
+    `orchestration.progress.StageProgress`, attached by the caller. `dbt_executable`
+    (default: the installed dbt) runs the dbt step."""
     ensure_dagster_home(settings)
     from orchestration.defs.build import LOAD_AND_TRANSFORM, build_definitions
 
-    defs = build_definitions(settings)
+    defs = build_definitions(settings, dbt_executable)
     job = defs.resolve_job_def(LOAD_AND_TRANSFORM)
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:

@@ -24,7 +24,7 @@ LOAD_AND_TRANSFORM = "load_and_transform"
 TTL_WORKER = "ttl_worker"
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
+def build_definitions(settings: Settings, dbt_executable: str | None = None) -> dg.Definitions:
     settings.home.mkdir(parents=True, exist_ok=True)
     # Every process that runs this project's steps builds these first: the CLI, the code
     # server, each run worker the daemon launches.
@@ -69,7 +69,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         resources={
             # dbt's profile reads the same absolute warehouse path and memory bound
             # as dlt, the checks and the publication: the resource hands them to dbt.
-            "dbt": dbt_cli(settings.dbt_env(), settings.dbt_target),
+            "dbt": dbt_cli(settings.dbt_env(), settings.dbt_target, dbt_executable),
         },
         # `journey run` turns the run's events into one line per stage (orchestration/progress.py).
         loggers={"console": dg.colored_console_logger, "journey_progress": journey_progress},

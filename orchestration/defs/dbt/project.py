@@ -16,9 +16,9 @@ from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject
 from packaging.version import Version
 from pydantic import Field
 
+from orchestration.defs.dbt.executable import DBT_EXECUTABLE
+
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
-# The dbt installed beside this interpreter, whether or not the venv is on PATH.
-DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
 
 def _manifest_is_stale(manifest: Path) -> bool:
@@ -117,8 +117,11 @@ class JourneyDbtCli(DbtCliResource):
         return None
 
 
-def dbt_cli(dbt_env: Mapping[str, str] | None = None, target: str | None = None) -> JourneyDbtCli:
+def dbt_cli(dbt_env: Mapping[str, str] | None = None, target: str | None = None,
+            executable: str | None = None) -> JourneyDbtCli:
     """The resource for settings whose `dbt_env()` is `dbt_env` and `dbt_target` is `target`
-    (None: the profile's default, DuckDB)."""
-    return JourneyDbtCli(project_dir=dbt_project(dbt_env), dbt_executable=DBT_EXECUTABLE, env=dict(dbt_env or {}),
+    (None: the profile's default, DuckDB); `executable` runs dbt (None: the installed dbt;
+    `journey run` gives `executable.prestarted_dbt`'s)."""
+    return JourneyDbtCli(project_dir=dbt_project(dbt_env), dbt_executable=executable or DBT_EXECUTABLE,
+                         env=dict(dbt_env or {}),
                          target=target)

@@ -1,0 +1,60 @@
+"""How a run starts dbt: the dbt installed beside this interpreter, or a dbt process
+started ahead of its command, so that a run does not wait for dbt to start.
+
+`dbt build` spends 2–3 s importing dbt and its adapter before it reads the project.
+`journey run` knows it will call dbt once the load is done, so it starts that process
+first, beside its own start-up (Dagster, the definitions, the load), on the other core.
+dagster-dbt then runs an executable that hands the command to the waiting process
+(`warm_client.py` → `warm_server.py`), with dbt's arguments, environment, working
+folder and output exactly as if it had started dbt itself.
+
+One command per server; a second call, or a server that is gone, falls back to the
+real dbt executable. Only the CLI's runs use it: a run the daemon launches starts dbt
+the ordinary way.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# The dbt installed beside this interpreter, whether or not the venv is on PATH.
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+
+
+@contextmanager
+def prestarted_dbt() -> Iterator[str]:
+    """Starts a dbt server and yields an executable that runs its command there (or
+    in `DBT_EXECUTABLE` when the server is gone); stops the server and removes its
+    files on the way out."""
+    # A private folder (mode 0700): only this user may hand the server a command.
+    folder = Path(tempfile.mkdtemp(prefix="journey-dbt-"))
+    sock = folder / "dbt.sock"
+    # Listening before the server starts: a command sent while it still imports dbt waits for it.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listening:
+        listening.bind(str(sock))
+        listening.listen(1)
+        server = subprocess.Popen([sys.executable, str(HERE / "warm_server.py"), str(listening.fileno()),
+                                   str(os.getpid())],
+                                  pass_fds=[listening.fileno()], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shim = folder / "dbt"
+    shim.write_text("#!/bin/sh\nexec " + shlex.join(
+        [sys.executable, "-I", "-S", str(HERE / "warm_client.py"), str(sock), DBT_EXECUTABLE]) + ' "$@"\n')
+    shim.chmod(0o700)
+    try:
+        yield str(shim)
+    finally:
+        if server.poll() is None:
+            server.terminate()
+        server.wait()
+        shutil.rmtree(folder, ignore_errors=True)
