@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import dagster as dg
 import duckdb
@@ -58,6 +59,17 @@ def test_the_dbt_resource_starts_dbt_only_for_the_command(monkeypatch):
     resource = dbt_cli()
     assert resource._cli_version == Version(dbt_version)
     assert resource._initialize_dbt_core_adapter(["build"]) is None
+
+
+def test_building_the_definitions_leaves_the_checks_libraries_for_later(settings):
+    """Every run builds the definitions before its load; Great Expectations and pandas
+    (about a second of imports) load on a thread while dbt builds, not before the load."""
+    code = ("import sys\nfrom ingestion.settings import Settings\n"
+            "from orchestration.defs.build import build_definitions\n"
+            "build_definitions(Settings.from_env())\n"
+            "print(sorted(name for name in ('pandas', 'great_expectations') if name in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip().splitlines()[-1:] == ["[]"], done.stdout + done.stderr
 
 
 def test_definitions_load_with_every_layer(settings):

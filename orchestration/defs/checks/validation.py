@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from orchestration.defs.checks.gx import import_gx
 from orchestration.defs.checks.suites import SuiteFile, to_gx_suite
+
+if TYPE_CHECKING:  # pandas comes with Great Expectations, imported while dbt builds
+    import pandas as pd
 
 # Not what is expected: bookkeeping, or shown in words (the row condition).
 _UNSHOWN_ARGS = {"batch_id", "row_condition", "ignore_row_if"}
