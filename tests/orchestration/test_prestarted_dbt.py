@@ -5,6 +5,7 @@ dbt's output, exit code and interrupts, and no process may outlive its run."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -32,6 +33,12 @@ def gone(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+def servers(parent: int) -> list[psutil.Process]:
+    """The dbt servers `parent` started (a test worker has other children too)."""
+    return [child for child in psutil.Process(parent).children()
+            if any(part.endswith("warm_server.py") for part in child.cmdline())]
 
 
 def wait_until(condition, timeout_s: float) -> bool:
@@ -108,7 +115,7 @@ def test_no_server_outlives_the_run_that_started_it(tmp_path):
     leaves one that ends by itself once it sees its parent gone."""
     with prestarted_dbt() as dbt:
         folder = Path(dbt).parent
-        [server] = psutil.Process().children()
+        [server] = servers(os.getpid())
     assert gone(server.pid) and not folder.exists()
 
     run = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""\
@@ -119,7 +126,7 @@ def test_no_server_outlives_the_run_that_started_it(tmp_path):
             time.sleep(600)
         """)], stdout=subprocess.PIPE, text=True)
     folder = Path(run.stdout.readline().strip()).parent
-    [server] = psutil.Process(run.pid).children()
+    [server] = servers(run.pid)
     run.kill()
     run.wait()
     assert wait_until(lambda: gone(server.pid), 10)
