@@ -91,7 +91,7 @@ def _run(settings: Settings, full_refresh: bool = False, verbose: bool = False) 
     _say(f"run: {backlog.batches} batch(es) waiting in {backlog.where}; loading, building, checking, publishing…")
     run_state.forget_run(settings)  # a run that dies half-way must not be taken for a finished one
     log = settings.logs_dir / f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.log"
-    with (prestarted_dbt() as dbt, run_output(log, verbose) as terminal,
+    with (run_output(log, verbose) as terminal, prestarted_dbt() as dbt,
           StageProgress(terminal.stage, terminal.working)):
         summary = run_load_and_transform(settings, full_refresh=full_refresh, progress=terminal.say,
                                          dbt_executable=dbt)

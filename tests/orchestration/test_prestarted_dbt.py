@@ -1,6 +1,7 @@
 """`journey run` starts dbt ahead of its command (orchestration/defs/dbt/executable.py):
 the command must run as the installed dbt would run it, in the waiting process, with
-dbt's output, exit code and interrupts, and no process may outlive its run."""
+dbt's output, exit code and interrupts; with no server to take it, the installed dbt
+runs it; and no process or folder may outlive its run."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ import psutil
 import pytest
 
 from orchestration.defs.dbt.executable import DBT_EXECUTABLE, prestarted_dbt
+from tests.support import REPO
+
+# The tests' dbt projects are not ours, whose flags turn dbt's usage statistics off.
+QUIET = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+CONFIG_DIR = ["--log-format", "json", "debug", "--config-dir"]
 
 
 def dbt_lines(output: str) -> list[dict]:
@@ -28,17 +34,29 @@ def messages(output: str) -> list[str]:
     return [line["info"]["msg"] for line in dbt_lines(output) if line["info"]["name"] != "MainReportVersion"]
 
 
-def gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
+def pids(output: str) -> set[int]:
+    return {line["info"]["pid"] for line in dbt_lines(output)}
+
+
+def run(executable: str, *args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.Popen:
+    """`executable args` to its end, its output in `.output`."""
+    proc = subprocess.Popen([executable, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env or QUIET, cwd=cwd)
+    proc.output, _ = proc.communicate(timeout=180)
+    return proc
 
 
 def servers(parent: int) -> list[psutil.Process]:
     """The dbt servers `parent` started (a test worker has other children too)."""
     return [child for child in psutil.Process(parent).children()
             if any(part.endswith("warm_server.py") for part in child.cmdline())]
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def wait_until(condition, timeout_s: float) -> bool:
@@ -65,69 +83,84 @@ def tiny_project(tmp_path_factory) -> Path:
 
 
 def test_the_command_runs_in_the_waiting_process_as_dbt_would(tmp_path):
-    command = ["--log-format", "json", "debug", "--config-dir"]
-    installed = subprocess.run([DBT_EXECUTABLE, *command], capture_output=True, text=True, cwd=tmp_path)
+    installed = run(DBT_EXECUTABLE, *CONFIG_DIR, cwd=tmp_path)
+    # A large environment (more than a socket takes at once) arrives whole.
+    env = {**QUIET, **{f"JOURNEY_TEST_LARGE_{n}": "x" * 100_000 for n in range(3)}}
     with prestarted_dbt() as dbt:
-        first = subprocess.Popen([dbt, *command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                 cwd=tmp_path)
-        first_output, _ = first.communicate(timeout=120)
+        first = run(dbt, *CONFIG_DIR, env=env, cwd=tmp_path)
         # One command per server: the next one is the installed dbt's, in its own process.
-        second = subprocess.Popen([dbt, *command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  cwd=tmp_path)
-        second_output, _ = second.communicate(timeout=120)
-    assert installed.returncode == first.returncode == second.returncode == 0
-    assert messages(first_output) == messages(second_output) == messages(installed.stdout) != []
-    # The client execs nothing when a server takes the command: dbt ran in another process.
-    assert {line["info"]["pid"] for line in dbt_lines(first_output)} != {first.pid}
-    assert {line["info"]["pid"] for line in dbt_lines(second_output)} == {second.pid}
+        second = run(dbt, *CONFIG_DIR, env=env, cwd=tmp_path)
+    assert installed.returncode == first.returncode == second.returncode == 0, first.output + second.output
+    assert messages(first.output) == messages(second.output) == messages(installed.output) != []
+    # The client execs the installed dbt only when no server takes the command.
+    assert pids(first.output) != {first.pid}
+    assert pids(second.output) == {second.pid}
 
 
 def test_a_failing_command_gives_dbts_exit_code_and_message(tmp_path):
     command = ["run", "--project-dir", str(tmp_path / "missing")]
-    installed = subprocess.run([DBT_EXECUTABLE, *command], capture_output=True, text=True, cwd=tmp_path)
+    installed = run(DBT_EXECUTABLE, *command, cwd=tmp_path)
     with prestarted_dbt() as dbt:
-        prestarted = subprocess.run([dbt, *command], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        prestarted = run(dbt, *command, cwd=tmp_path)
     assert installed.returncode == prestarted.returncode == 2
-    assert str(tmp_path / "missing") in prestarted.stdout + prestarted.stderr
+    assert str(tmp_path / "missing") in prestarted.output
 
 
-def test_an_interrupt_reaches_dbt_and_ends_it(tiny_project):
-    """dagster-dbt stops a cancelled run's dbt with SIGINT, sent to the process it started."""
+def test_a_server_that_dies_before_it_takes_the_command_leaves_it_to_the_installed_dbt(tmp_path):
+    with prestarted_dbt() as dbt:
+        [server] = servers(os.getpid())
+        server.suspend()  # the command waits in the socket's queue…
+        client = subprocess.Popen([dbt, *CONFIG_DIR], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  env=QUIET, cwd=tmp_path)
+        time.sleep(1)
+        server.kill()  # …and the server ends without taking it
+        output, _ = client.communicate(timeout=180)
+    assert client.returncode == 0, output
+    assert pids(output) == {client.pid} and messages(output) == messages(run(DBT_EXECUTABLE, *CONFIG_DIR).output)
+
+
+@pytest.mark.parametrize("ending", [signal.SIGINT, signal.SIGKILL], ids=["interrupted", "killed"])
+def test_dbt_ends_when_its_client_is_interrupted_or_killed(tiny_project, ending):
+    """dagster-dbt stops a cancelled run's dbt with SIGINT, sent to the process it started;
+    a client killed outright leaves nobody to wait for dbt, which must stop as well."""
     endless = "select sum(hash(i)) from range(100000000000) t(i)"
     with prestarted_dbt() as dbt:
         client = subprocess.Popen(
-            [dbt, "--log-format", "json", "show", "--inline", endless, "--project-dir", str(tiny_project),
-             "--profiles-dir", str(tiny_project)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tiny_project)
-        first = json.loads(client.stdout.readline())
-        server = first["info"]["pid"]
+            [dbt, "--log-format", "json", "--log-level", "debug", "show", "--inline", endless,
+             "--project-dir", str(tiny_project), "--profiles-dir", str(tiny_project)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tiny_project, env=QUIET)
+        for line in client.stdout:  # until dbt sends the query
+            if line.startswith("{") and json.loads(line)["info"]["name"] == "SQLQuery" and "range(" in line:
+                server = json.loads(line)["info"]["pid"]
+                break
         assert server != client.pid
-        time.sleep(3)  # into the query
+        time.sleep(1)
         assert client.poll() is None and not gone(server)
-        client.send_signal(signal.SIGINT)
+        client.send_signal(ending)
         client.communicate(timeout=60)
-        assert client.returncode == 2  # the installed dbt's code for an interrupted command
-        assert wait_until(lambda: gone(server), 10)
+        # 2: the installed dbt's code for an interrupted command.
+        assert client.returncode == (2 if ending == signal.SIGINT else -signal.SIGKILL)
+        assert wait_until(lambda: gone(server), 30)
 
 
-def test_no_server_outlives_the_run_that_started_it(tmp_path):
+def test_no_server_or_folder_outlives_the_run_that_started_it():
     """A run that ends without calling dbt stops its server; a run killed outright
-    leaves one that ends by itself once it sees its parent gone."""
+    leaves one that ends by itself, removing its folder, once it sees its parent gone."""
     with prestarted_dbt() as dbt:
         folder = Path(dbt).parent
+        assert folder.stat().st_mode & 0o077 == 0  # only its user may hand it a command
         [server] = servers(os.getpid())
     assert gone(server.pid) and not folder.exists()
 
-    run = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""\
+    journey = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""\
         import time
         from orchestration.defs.dbt.executable import prestarted_dbt
         with prestarted_dbt() as dbt:
             print(dbt, flush=True)
             time.sleep(600)
-        """)], stdout=subprocess.PIPE, text=True)
-    folder = Path(run.stdout.readline().strip()).parent
-    [server] = servers(run.pid)
-    run.kill()
-    run.wait()
-    assert wait_until(lambda: gone(server.pid), 10)
-    assert folder.stat().st_mode & 0o077 == 0  # only its user could have handed it a command
+        """)], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    folder = Path(journey.stdout.readline().strip()).parent
+    [server] = servers(journey.pid)
+    journey.kill()
+    journey.wait()
+    assert wait_until(lambda: gone(server.pid) and not folder.exists(), 60)

@@ -35,26 +35,39 @@ DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 def prestarted_dbt() -> Iterator[str]:
     """Starts a dbt server and yields an executable that runs its command there (or
     in `DBT_EXECUTABLE` when the server is gone); stops the server and removes its
-    files on the way out."""
+    files on the way out. Where no server can be started, yields `DBT_EXECUTABLE`."""
     # A private folder (mode 0700): only this user may hand the server a command.
     folder = Path(tempfile.mkdtemp(prefix="journey-dbt-"))
-    sock = folder / "dbt.sock"
+    server = None
+    try:
+        try:
+            server, shim = _start_server(folder)
+        except OSError:  # a socket path too long for this system, no room for a process…
+            shutil.rmtree(folder, ignore_errors=True)
+            yield DBT_EXECUTABLE
+            return
+        yield shim
+    finally:
+        if server is not None:
+            if server.poll() is None:
+                server.terminate()
+            server.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _start_server(folder: Path) -> tuple[subprocess.Popen, str]:
+    sock, shim = folder / "dbt.sock", folder / "dbt"
+    shim.write_text("#!/bin/sh\nexec " + shlex.join(
+        [sys.executable, "-I", "-S", str(HERE / "warm_client.py"), str(sock), DBT_EXECUTABLE]) + ' "$@"\n')
+    shim.chmod(0o700)
     # Listening before the server starts: a command sent while it still imports dbt waits for it.
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listening:
         listening.bind(str(sock))
         listening.listen(1)
-        server = subprocess.Popen([sys.executable, str(HERE / "warm_server.py"), str(listening.fileno()),
-                                   str(os.getpid())],
-                                  pass_fds=[listening.fileno()], stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    shim = folder / "dbt"
-    shim.write_text("#!/bin/sh\nexec " + shlex.join(
-        [sys.executable, "-I", "-S", str(HERE / "warm_client.py"), str(sock), DBT_EXECUTABLE]) + ' "$@"\n')
-    shim.chmod(0o700)
-    try:
-        yield str(shim)
-    finally:
-        if server.poll() is None:
-            server.terminate()
-        server.wait()
-        shutil.rmtree(folder, ignore_errors=True)
+        # -P: dbt's imports must not find this folder's modules (assets.py, project.py…).
+        # Its stderr is the run's (the run log): a crash of the server is told there.
+        server = subprocess.Popen(
+            [sys.executable, "-P", str(HERE / "warm_server.py"), str(listening.fileno()), str(os.getpid()),
+             str(folder)],
+            pass_fds=[listening.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    return server, str(shim)

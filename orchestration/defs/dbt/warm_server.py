@@ -1,18 +1,25 @@
 """A dbt process started ahead of its command (see `executable.py`): run as a script by path.
 
-Usage: python warm_server.py LISTENING_FD PARENT_PID
+Usage: python -P warm_server.py LISTENING_FD PARENT_PID FOLDER
 
 Its socket is bound and listening before it starts (its parent passes the descriptor),
 so a client may connect while it still imports dbt. It then runs the one command the
 client sends as `dbt <args>` would, with the client's working folder, environment and
 standard streams, and answers with the exit code. Standard library and dbt only:
 nothing of the project is imported into dbt's process.
+
+The request is a length line, then that many bytes of JSON; the client's three
+standard descriptors come with its first bytes.
 """
 
+import contextlib
 import json
 import os
+import shutil
+import signal
 import socket
 import sys
+import threading
 import time
 
 # How long a server waits for its command before it gives up (its `journey run`
@@ -20,30 +27,58 @@ import time
 WAIT_S = 3600.0
 
 
-def _receive(server: socket.socket, parent: int) -> tuple[socket.socket, dict, list[int]]:
+def _accept(server: socket.socket, parent: int, folder: str) -> socket.socket:
     deadline = time.monotonic() + WAIT_S
     server.settimeout(1.0)
     while True:
         try:
             connection, _ = server.accept()
-            break
+            connection.settimeout(None)
+            return connection
         except TimeoutError:
             if os.getppid() != parent or time.monotonic() > deadline:
-                raise SystemExit(0)  # the run that started it is gone: nobody will connect
-    connection.settimeout(None)
-    message, fds, _, _ = socket.recv_fds(connection, 1 << 20, 3)
-    return connection, json.loads(message), fds
+                # The run that started it is gone (killed, it could not clean up): nobody
+                # will connect, and the folder is this server's to remove.
+                shutil.rmtree(folder, ignore_errors=True)
+                raise SystemExit(0) from None
 
 
-def main(listening: int, parent: int) -> None:
+def _receive(connection: socket.socket) -> tuple[dict, list[int]]:
+    data, fds, _, _ = socket.recv_fds(connection, 65536, 3)
+    header, _, data = data.partition(b"\n")
+    length = int(header)
+    while len(data) < length:  # a stream may deliver a large environment in parts
+        chunk = connection.recv(length - len(data))
+        if not chunk:
+            raise ConnectionError("the client left before its whole request arrived")
+        data += chunk
+    return json.loads(data), fds
+
+
+def _interrupt_when_the_client_leaves(connection: socket.socket) -> None:
+    """The client stays connected until this process ends; if it goes first (killed),
+    nobody waits for dbt any more: stop it as an interrupt would."""
+    def watch() -> None:
+        try:
+            gone = connection.recv(1) == b""
+        except OSError:
+            gone = True
+        if gone:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=watch, name="client-watch", daemon=True).start()
+
+
+def main(listening: int, parent: int, folder: str) -> None:
     server = socket.socket(fileno=listening)
     # What `dbt build` imports on its way to the first node, before anyone asks.
     from dbt.cli.main import cli
     import dbt.adapters.duckdb  # noqa: F401
     import dbt.task.build  # noqa: F401
 
-    connection, request, fds = _receive(server, parent)
+    connection = _accept(server, parent, folder)
     server.close()
+    request, fds = _receive(connection)
     connection.sendall(f"{os.getpid()}\n".encode())
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
@@ -56,6 +91,7 @@ def main(listening: int, parent: int) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     sys.argv = ["dbt", *request["args"]]
+    _interrupt_when_the_client_leaves(connection)
     try:
         cli.main(args=request["args"], prog_name="dbt")
         code = 0
@@ -66,7 +102,8 @@ def main(listening: int, parent: int) -> None:
         code = 2
     sys.stdout.flush()
     sys.stderr.flush()
-    connection.sendall(f"{code}\n".encode())
+    with contextlib.suppress(OSError):  # a client that left has nobody to tell
+        connection.sendall(f"{code}\n".encode())
     # An ordinary exit, as dbt's own. The connection's descriptor is left to close with
     # the process: the client waits for that, so when it ends dbt's process has ended and
     # released the warehouse, as a dbt started for the command would have.
@@ -75,4 +112,4 @@ def main(listening: int, parent: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]))
+    main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
