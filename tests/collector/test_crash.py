@@ -42,6 +42,7 @@ class Ledger:
 
     sent: set[str] = field(default_factory=set)
     acked: set[str] = field(default_factory=set)
+    in_flight: int = 0  # requests posted and not yet answered
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -66,27 +67,34 @@ class Round:
                 f"{' (full: killed between its last write and its rename)' if self.mid_seal else ''}")
 
 
-Killer = Callable[[subprocess.Popen, Callable[[], bool]], str]  # (collector, "acked yet?") -> when it killed
+# (collector, "acked something, and a request in flight?") -> when it killed
+Killer = Callable[[subprocess.Popen, Callable[[], bool]], str]
 
 
 def after(delay_s: float) -> Killer:
-    def kill(proc: subprocess.Popen, _acked: Callable[[], bool]) -> str:
+    """Kill `delay_s` after start, or as soon after as a request is in flight: on a loaded
+    machine the clients can all be between requests at any one instant."""
+    def kill(proc: subprocess.Popen, ready: Callable[[], bool]) -> str:
         time.sleep(delay_s)
+        deadline = time.monotonic() + 10
+        while not ready() and time.monotonic() < deadline:
+            time.sleep(0.0005)
         kill_group(proc)
         return f"{delay_s:.2f} s after start"
     return kill
 
 
 def inside_a_seal(active: Path) -> Killer:
-    """Kill once this collector has acknowledged something and holds a full `.open` segment."""
-    def kill(proc: subprocess.Popen, acked: Callable[[], bool]) -> str:
+    """Kill once this collector has acknowledged something, has a request in flight and
+    holds a full `.open` segment."""
+    def kill(proc: subprocess.Popen, ready: Callable[[], bool]) -> str:
         def full_segment() -> str | None:
             for path in active.glob(f"*-{proc.pid}-*.open"):
                 try:
                     size = path.stat().st_size
                 except FileNotFoundError:
                     continue  # sealed meanwhile
-                if size >= SEGMENT_MAX_BYTES and acked():
+                if size >= SEGMENT_MAX_BYTES and ready():
                     return f"inside the seal of {path.name} ({size} B, not yet renamed)"
             return None
         return kill_when(proc, full_segment, "a segment's seal", timeout_s=60, poll_s=0.0005)
@@ -108,12 +116,16 @@ def _client(server: CollectorProcess, ledger: Ledger, prefix: str, stop: threadi
         body = {"events": [event(i, "message.received", "2026-11-02T09:00:00Z", prefix, message_id=i) for i in ids]}
         with ledger.lock:
             ledger.sent.update(ids)
+            ledger.in_flight += 1
         try:
             response = server.post("/v1/events", body)
         except OSError as err:
             if _in_flight_drop(err):
                 drops.append(err)
             return  # the server died under us: this batch was never acknowledged
+        finally:
+            with ledger.lock:
+                ledger.in_flight -= 1
         if response.status == 200:
             with ledger.lock:
                 ledger.acked.update(ids)
@@ -129,7 +141,7 @@ def _kill_round(server: CollectorProcess, ledger: Ledger, number: int, kill: Kil
                for w in range(CLIENTS)]
     for client in clients:
         client.start()
-    when = kill(server.proc, lambda: len(ledger.acked) > acked_before)
+    when = kill(server.proc, lambda: len(ledger.acked) > acked_before and ledger.in_flight > 0)
     stop.set()
     for client in clients:
         client.join(timeout=60)
