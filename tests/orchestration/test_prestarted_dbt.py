@@ -158,8 +158,11 @@ def test_no_server_or_folder_outlives_the_run_that_started_it():
         with prestarted_dbt() as dbt:
             print(dbt, flush=True)
             time.sleep(600)
-        """)], stdout=subprocess.PIPE, text=True, cwd=REPO)
-    folder = Path(journey.stdout.readline().strip()).parent
+        """)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+    started = journey.stdout.readline()
+    folder = Path(started.strip()).parent
+    # Once seen slow to show on a loaded CI machine: looked for until it shows.
+    assert wait_until(lambda: len(servers(journey.pid)) == 1, 30), (started, journey.poll())
     [server] = servers(journey.pid)
     journey.kill()
     journey.wait()
