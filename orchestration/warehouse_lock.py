@@ -14,6 +14,8 @@ from pathlib import Path
 
 import psutil
 
+from orchestration.defs.dbt.executable import is_dbt_server
+
 PROC_LOCKS = Path("/proc/locks")
 _DUCKDB_PID = re.compile(r"\(PID (\d+)\)")
 
@@ -72,6 +74,10 @@ def lock_conflict_hint(reason: str, warehouse: Path, serving_db: Path) -> str | 
 
 def _command(pid: int | None) -> str:
     try:
-        return " ".join(psutil.Process(pid).cmdline())[:120] or "unknown command"
+        process = psutil.Process(pid)
+        command = process.cmdline()
+        if is_dbt_server(command):  # its command line names a script no user would know
+            return f"dbt, started by the `journey run` with process id {process.ppid()}"
+        return " ".join(command)[:120] or "unknown command"
     except (psutil.Error, TypeError):
         return "no longer running"

@@ -17,7 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from orchestration.defs.dbt.executable import DBT_EXECUTABLE, prestarted_dbt
+from orchestration.defs.dbt.executable import DBT_EXECUTABLE, is_dbt_server, prestarted_dbt
+from orchestration.warehouse_lock import lock_conflict_hint, lock_holders
 from tests.support import REPO
 
 # The tests' dbt projects are not ours, whose flags turn dbt's usage statistics off.
@@ -48,8 +49,7 @@ def run(executable: str, *args: str, env: dict | None = None, cwd: Path | None =
 
 def servers(parent: int) -> list[psutil.Process]:
     """The dbt servers `parent` started (a test worker has other children too)."""
-    return [child for child in psutil.Process(parent).children()
-            if any(part.endswith("warm_server.py") for part in child.cmdline())]
+    return [child for child in psutil.Process(parent).children() if is_dbt_server(child.cmdline())]
 
 
 def gone(pid: int) -> bool:
@@ -119,20 +119,26 @@ def test_a_server_that_dies_before_it_takes_the_command_leaves_it_to_the_install
     assert pids(output) == {client.pid} and messages(output) == messages(run(DBT_EXECUTABLE, *CONFIG_DIR).output)
 
 
+def start_endless_query(dbt: str, project: Path) -> tuple[subprocess.Popen, int]:
+    """`dbt show` of a query that never ends, through `dbt`; (the client, the pid of the
+    process that runs the query) once dbt has sent it."""
+    endless = "select sum(hash(i)) from range(100000000000) t(i)"
+    client = subprocess.Popen(
+        [dbt, "--log-format", "json", "--log-level", "debug", "show", "--inline", endless,
+         "--project-dir", str(project), "--profiles-dir", str(project)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=project, env=QUIET)
+    for line in client.stdout:
+        if line.startswith("{") and json.loads(line)["info"]["name"] == "SQLQuery" and "range(" in line:
+            return client, json.loads(line)["info"]["pid"]
+    raise AssertionError(f"dbt ended (code {client.wait()}) without sending the query")
+
+
 @pytest.mark.parametrize("ending", [signal.SIGINT, signal.SIGKILL], ids=["interrupted", "killed"])
 def test_dbt_ends_when_its_client_is_interrupted_or_killed(tiny_project, ending):
     """dagster-dbt stops a cancelled run's dbt with SIGINT, sent to the process it started;
     a client killed outright leaves nobody to wait for dbt, which must stop as well."""
-    endless = "select sum(hash(i)) from range(100000000000) t(i)"
     with prestarted_dbt() as dbt:
-        client = subprocess.Popen(
-            [dbt, "--log-format", "json", "--log-level", "debug", "show", "--inline", endless,
-             "--project-dir", str(tiny_project), "--profiles-dir", str(tiny_project)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tiny_project, env=QUIET)
-        for line in client.stdout:  # until dbt sends the query
-            if line.startswith("{") and json.loads(line)["info"]["name"] == "SQLQuery" and "range(" in line:
-                server = json.loads(line)["info"]["pid"]
-                break
+        client, server = start_endless_query(dbt, tiny_project)
         assert server != client.pid
         time.sleep(1)
         assert client.poll() is None and not gone(server)
@@ -141,6 +147,27 @@ def test_dbt_ends_when_its_client_is_interrupted_or_killed(tiny_project, ending)
         # 2: the installed dbt's code for an interrupted command.
         assert client.returncode == (2 if ending == signal.SIGINT else -signal.SIGKILL)
         assert wait_until(lambda: gone(server), 30)
+
+
+def test_a_lock_held_by_the_server_is_named_as_dbt_of_its_run(tmp_path):
+    """A second run that finds the warehouse locked by this run's dbt says so, not the
+    command line of a script no user knows."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    (tmp_path / "dbt_project.yml").write_text("name: locked\nversion: '1.0'\nprofile: locked\n")
+    (tmp_path / "profiles.yml").write_text(
+        f"locked:\n  target: dev\n  outputs:\n    dev: {{type: duckdb, path: {json.dumps(str(warehouse))}}}\n")
+    with prestarted_dbt() as dbt:
+        client, server = start_endless_query(dbt, tmp_path)
+        try:
+            # dbt logs the query just before it opens the file.
+            assert wait_until(lambda: lock_holders(warehouse), 30)
+            hint = lock_conflict_hint(f'IO Error: Could not set lock on file "{warehouse}"', warehouse,
+                                      tmp_path / "serving.duckdb")
+        finally:
+            client.send_signal(signal.SIGINT)
+            client.communicate(timeout=60)
+    assert hint.startswith(f"hint: process {server} (dbt, started by the `journey run` with process id "
+                           f"{os.getpid()}) has the working warehouse open read-write")
 
 
 def test_no_server_or_folder_outlives_the_run_that_started_it():

@@ -29,6 +29,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # The dbt installed beside this interpreter, whether or not the venv is on PATH.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+SERVER_SCRIPT = HERE / "warm_server.py"
+
+
+def is_dbt_server(command_line: list[str]) -> bool:
+    """Whether a process's command line is that of a server started here."""
+    return any(part.endswith(SERVER_SCRIPT.name) for part in command_line)
 
 
 @contextmanager
@@ -67,7 +73,7 @@ def _start_server(folder: Path) -> tuple[subprocess.Popen, str]:
         # -P: dbt's imports must not find this folder's modules (assets.py, project.py…).
         # Its stderr is the run's (the run log): a crash of the server is told there.
         server = subprocess.Popen(
-            [sys.executable, "-P", str(HERE / "warm_server.py"), str(listening.fileno()), str(os.getpid()),
+            [sys.executable, "-P", str(SERVER_SCRIPT), str(listening.fileno()), str(os.getpid()),
              str(folder)],
             pass_fds=[listening.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     return server, str(shim)
