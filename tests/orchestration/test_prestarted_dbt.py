@@ -14,6 +14,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import duckdb
 import psutil
 import pytest
 
@@ -149,25 +150,48 @@ def test_dbt_ends_when_its_client_is_interrupted_or_killed(tiny_project, ending)
         assert wait_until(lambda: gone(server), 30)
 
 
-def test_a_lock_held_by_the_server_is_named_as_dbt_of_its_run(tmp_path):
+@pytest.fixture
+def file_project(tmp_path) -> Path:
+    """A dbt project with one table model, on a DuckDB file: `warehouse.duckdb` beside it."""
+    (tmp_path / "dbt_project.yml").write_text("name: on_file\nversion: '1.0'\nprofile: on_file\n")
+    (tmp_path / "profiles.yml").write_text("on_file:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: "
+                                           f"{json.dumps(str(tmp_path / 'warehouse.duckdb'))}}}\n")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "numbers.sql").write_text(
+        "{{ config(materialized='table') }}\nselect range as n from range(100000)\n")
+    return tmp_path
+
+
+def test_a_lock_held_by_the_server_is_named_as_dbt_of_its_run(file_project):
     """A second run that finds the warehouse locked by this run's dbt says so, not the
     command line of a script no user knows."""
-    warehouse = tmp_path / "warehouse.duckdb"
-    (tmp_path / "dbt_project.yml").write_text("name: locked\nversion: '1.0'\nprofile: locked\n")
-    (tmp_path / "profiles.yml").write_text(
-        f"locked:\n  target: dev\n  outputs:\n    dev: {{type: duckdb, path: {json.dumps(str(warehouse))}}}\n")
+    warehouse = file_project / "warehouse.duckdb"
     with prestarted_dbt() as dbt:
-        client, server = start_endless_query(dbt, tmp_path)
+        client, server = start_endless_query(dbt, file_project)
         try:
             # dbt logs the query just before it opens the file.
             assert wait_until(lambda: lock_holders(warehouse), 30)
             hint = lock_conflict_hint(f'IO Error: Could not set lock on file "{warehouse}"', warehouse,
-                                      tmp_path / "serving.duckdb")
+                                      file_project / "serving.duckdb")
         finally:
             client.send_signal(signal.SIGINT)
             client.communicate(timeout=60)
     assert hint.startswith(f"hint: process {server} (dbt, started by the `journey run` with process id "
                            f"{os.getpid()}) has the working warehouse open read-write")
+
+
+def test_the_warehouse_is_closed_when_the_command_returns(file_project):
+    """The server ends without Python's teardown, but only after dbt closed the warehouse
+    as at its own exit: checkpointed (no write-ahead log left), its lock released."""
+    warehouse = file_project / "warehouse.duckdb"
+    with prestarted_dbt() as dbt:
+        built = run(dbt, "run", "--project-dir", str(file_project), "--profiles-dir", str(file_project),
+                    cwd=file_project)
+        assert built.returncode == 0, built.output
+        assert not warehouse.with_name("warehouse.duckdb.wal").exists()
+        assert lock_holders(warehouse) == []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.sql("select count(*), sum(n) from numbers").fetchall() == [(100000, 4999950000)]
 
 
 def test_no_server_or_folder_outlives_the_run_that_started_it():
