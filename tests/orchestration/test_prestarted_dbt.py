@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -192,6 +194,23 @@ def test_the_warehouse_is_closed_when_the_command_returns(file_project):
         assert lock_holders(warehouse) == []
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.sql("select count(*), sum(n) from numbers").fetchall() == [(100000, 4999950000)]
+
+
+def test_a_folder_left_by_a_run_killed_with_its_server_is_removed_by_the_next():
+    """A `kill -9` of a run's whole process group leaves its folder; the next run removes
+    it, and leaves the folders of runs still going."""
+    ended = subprocess.Popen(["true"])
+    ended.wait()  # a process id that no process has now
+    abandoned = Path(tempfile.mkdtemp(prefix=f"journey-dbt-{ended.pid}-"))
+    (abandoned / "dbt").write_text("#!/bin/sh\n")
+    running = Path(tempfile.mkdtemp(prefix=f"journey-dbt-{os.getppid()}-"))
+    try:
+        with prestarted_dbt():
+            pass
+        assert not abandoned.exists() and running.exists()
+    finally:
+        shutil.rmtree(abandoned, ignore_errors=True)
+        shutil.rmtree(running, ignore_errors=True)
 
 
 def test_no_server_or_folder_outlives_the_run_that_started_it():

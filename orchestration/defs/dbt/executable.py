@@ -30,6 +30,8 @@ HERE = Path(__file__).resolve().parent
 # The dbt installed beside this interpreter, whether or not the venv is on PATH.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 SERVER_SCRIPT = HERE / "warm_server.py"
+# Then the process id of the run that made the folder.
+FOLDER_PREFIX = "journey-dbt-"
 
 
 def is_dbt_server(command_line: list[str]) -> bool:
@@ -42,8 +44,9 @@ def prestarted_dbt() -> Iterator[str]:
     """Starts a dbt server and yields an executable that runs its command there (or
     in `DBT_EXECUTABLE` when the server is gone); stops the server and removes its
     files on the way out. Where no server can be started, yields `DBT_EXECUTABLE`."""
+    _remove_abandoned_folders()
     # A private folder (mode 0700): only this user may hand the server a command.
-    folder = Path(tempfile.mkdtemp(prefix="journey-dbt-"))
+    folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
     server = None
     try:
         try:
@@ -59,6 +62,30 @@ def prestarted_dbt() -> Iterator[str]:
                 server.terminate()
             server.wait()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_abandoned_folders() -> None:
+    """A run killed together with its server (`kill -9` of its process group) leaves its
+    folder behind, with nobody to remove it: the next run does, for each folder of this
+    user whose run has ended. A folder of a run still alive is left alone."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*-*"):
+        pid = folder.name.removeprefix(FOLDER_PREFIX).split("-", 1)[0]
+        try:
+            mine = folder.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if mine and pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _start_server(folder: Path) -> tuple[subprocess.Popen, str]:
