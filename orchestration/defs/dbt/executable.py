@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 # The dbt installed beside this interpreter, whether or not the venv is on PATH.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 SERVER_SCRIPT = HERE / "warm_server.py"
-# Then the process id of the run that made the folder.
+# A server's folder: this prefix, the process id of the run that made it, a random tail.
 FOLDER_PREFIX = "journey-dbt-"
 
 
