@@ -85,7 +85,7 @@ def tiny_project(tmp_path_factory) -> Path:
     return folder
 
 
-def test_the_command_runs_in_the_waiting_process_as_dbt_would(tmp_path):
+def test_the_command_runs_in_the_waiting_process_as_dbt_would(tmp_path, capfd):
     installed = run(DBT_EXECUTABLE, *CONFIG_DIR, cwd=tmp_path)
     # A large environment (more than a socket takes at once) arrives whole.
     env = {**QUIET, **{f"JOURNEY_TEST_LARGE_{n}": "x" * 100_000 for n in range(3)}}
@@ -98,6 +98,8 @@ def test_the_command_runs_in_the_waiting_process_as_dbt_would(tmp_path):
     # The client execs the installed dbt only when no server takes the command.
     assert pids(first.output) != {first.pid}
     assert pids(second.output) == {second.pid}
+    # The server's stderr is the run's log: its rehearsal (a parse while it waits) went unremarked.
+    assert "rehearsal" not in capfd.readouterr().err
 
 
 def test_a_failing_command_gives_dbts_exit_code_and_message(tmp_path):

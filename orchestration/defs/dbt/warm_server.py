@@ -90,8 +90,10 @@ def _rehearse(cli, project: str) -> None:
         with open(os.path.join(project, name), "w") as file:
             file.write(text)
     try:
+        # Every location and name given, so no DBT_* variable of the run's can redirect it.
         cli.main(args=["--no-send-anonymous-usage-stats", "parse", "--project-dir", project,
-                       "--profiles-dir", project, "--log-path", os.path.join(project, "logs"),
+                       "--profiles-dir", project, "--profile", "rehearsal", "--target", "dev",
+                       "--log-path", os.path.join(project, "logs"),
                        "--target-path", os.path.join(project, "target")], prog_name="dbt")
     except SystemExit as exit_:
         if exit_.code not in (0, None):
