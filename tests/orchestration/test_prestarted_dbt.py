@@ -52,7 +52,14 @@ def run(executable: str, *args: str, env: dict | None = None, cwd: Path | None =
 
 def servers(parent: int) -> list[psutil.Process]:
     """The dbt servers `parent` started (a test worker has other children too)."""
-    return [child for child in psutil.Process(parent).children() if is_dbt_server(child.cmdline())]
+    found = []
+    for child in psutil.Process(parent).children():
+        try:
+            if is_dbt_server(child.cmdline()):
+                found.append(child)
+        except psutil.Error:  # gone, or a zombie another test left unreaped: not a server
+            continue
+    return found
 
 
 def gone(pid: int) -> bool:
