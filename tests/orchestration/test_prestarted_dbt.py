@@ -20,7 +20,7 @@ import duckdb
 import psutil
 import pytest
 
-from orchestration.defs.dbt.executable import DBT_EXECUTABLE, is_dbt_server, prestarted_dbt
+from orchestration.defs.dbt.executable import DBT_EXECUTABLE, FOLDER_PREFIX, is_dbt_server, prestarted_dbt
 from orchestration.warehouse_lock import lock_conflict_hint, lock_holders
 from tests.support import REPO
 
@@ -210,9 +210,9 @@ def test_a_folder_left_by_a_run_killed_with_its_server_is_removed_by_the_next():
     it, and leaves the folders of runs still going."""
     ended = subprocess.Popen(["true"])
     ended.wait()  # a process id that no process has now
-    abandoned = Path(tempfile.mkdtemp(prefix=f"journey-dbt-{ended.pid}-"))
+    abandoned = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{ended.pid}-"))
     (abandoned / "dbt").write_text("#!/bin/sh\n")
-    running = Path(tempfile.mkdtemp(prefix=f"journey-dbt-{os.getppid()}-"))
+    running = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getppid()}-"))
     try:
         with prestarted_dbt():
             pass

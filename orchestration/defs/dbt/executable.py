@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
+
 HERE = Path(__file__).resolve().parent
 # The dbt installed beside this interpreter, whether or not the venv is on PATH.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
@@ -74,18 +76,8 @@ def _remove_abandoned_folders() -> None:
             mine = folder.stat().st_uid == os.getuid()
         except OSError:
             continue
-        if mine and pid.isdigit() and not _running(int(pid)):
+        if mine and pid.isdigit() and not psutil.pid_exists(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def _start_server(folder: Path) -> tuple[subprocess.Popen, str]:
