@@ -7,8 +7,10 @@ puts this folder first on sys.path).
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
+import os
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
@@ -29,6 +31,30 @@ def git_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("+dirty" if dirty else "")
+
+
+def print_header(*details: str) -> str:
+    """Print every benchmark's first line (when, which commit, the machine and its
+    load, then what it measures), so a figure can be set beside a recorded one taken
+    on another day; returns the commit."""
+    commit = git_commit()
+    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}; " + "; ".join(details), flush=True)
+    return commit
+
+
+def add_simulation_arguments(parser: argparse.ArgumentParser, *, days: int, sessions_per_day: int,
+                             seed: int = 3) -> None:
+    """--days, --sessions-per-day and --seed: the size of the simulated period."""
+    parser.add_argument("--days", type=int, default=days)
+    parser.add_argument("--sessions-per-day", type=int, default=sessions_per_day)
+    parser.add_argument("--seed", type=int, default=seed)
+
+
+def describe_simulation(args: argparse.Namespace) -> str:
+    """The simulation that `add_simulation_arguments`' values ask for, ending yesterday."""
+    return (f"simulate(days={args.days}, sessions_per_day={args.sessions_per_day}, seed={args.seed}) "
+            f"from {simulation_start(args.days):%Y-%m-%d}")
 
 
 def simulation_end(now: datetime | None = None) -> datetime:

@@ -38,11 +38,11 @@ import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 from ingestion.collector.local import free_port
-from _common import git_commit, simulation_end
+from _common import print_header, simulation_end
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -184,8 +184,7 @@ def main() -> None:
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {git_commit()}; "
-          f"wrk -t1 -d{args.seconds}s after {args.warmup} s warm-up, server on core 0, wrk on core 1", flush=True)
+    print_header(f"wrk -t1 -d{args.seconds}s after {args.warmup} s warm-up, server on core 0, wrk on core 1")
 
     work = Path(tempfile.mkdtemp(prefix="journey-collector-bench-"))
     api_key = secrets.token_urlsafe(24)

@@ -36,11 +36,10 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from _common import REPO, git_commit, simulation_start
+from _common import REPO, add_simulation_arguments, describe_simulation, print_header, simulation_start
 
 JOURNEY = [sys.executable, "-m", "orchestration.cli"]
 HASH_KEY = "dashboard-pages-benchmark-" + "k" * 32
@@ -177,19 +176,13 @@ def with_filter(path: str, query: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--snapshot", type=Path, help="a serving snapshot (default: build one from a simulation)")
-    parser.add_argument("--days", type=int, default=84)
-    parser.add_argument("--sessions-per-day", type=int, default=900)
-    parser.add_argument("--seed", type=int, default=3)
+    add_simulation_arguments(parser, days=84, sessions_per_day=900)
     parser.add_argument("--start", help="first day of the period shown (YYYY-MM-DD; default: the pages' default)")
     parser.add_argument("--end", help="last day of the period shown (YYYY-MM-DD)")
     parser.add_argument("--repeat", type=int, default=5, help="timed requests per page, after one warm-up")
     parser.add_argument("--limit", type=float, default=1.0, help="seconds a page's median may take")
     args = parser.parse_args()
-    source = (f"snapshot {args.snapshot}" if args.snapshot else
-              f"simulate(days={args.days}, sessions_per_day={args.sessions_per_day}, seed={args.seed}) "
-              f"from {simulation_start(args.days):%Y-%m-%d}")
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {git_commit()}; {source}; "
-          f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores", flush=True)
+    print_header(f"snapshot {args.snapshot}" if args.snapshot else describe_simulation(args))
 
     with tempfile.TemporaryDirectory(prefix="dashboard-pages-") as tmp:
         work = Path(tmp)

@@ -39,11 +39,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 
-from _common import git_commit, simulate_ninety_nine_and_one, simulation_start
+from _common import add_simulation_arguments, describe_simulation, print_header, simulate_ninety_nine_and_one
 from ingestion.importer import import_files
 from ingestion.loader import load_spool
 from ingestion.settings import Settings
@@ -144,17 +143,11 @@ def import_seconds() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=84)
-    parser.add_argument("--sessions-per-day", type=int, default=900)
-    parser.add_argument("--seed", type=int, default=3)
+    add_simulation_arguments(parser, days=84, sessions_per_day=900)
     parser.add_argument("--floor", action=argparse.BooleanOptionalAction, default=True,
                         help="also time dbt's fixed cost: a nothing-new build, the same in-process, importing dbt")
     args = parser.parse_args()
-    # Ending yesterday 00:00 UTC: the collector's contract refuses events more than an hour ahead.
-    start = simulation_start(args.days)
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {git_commit()}; "
-          f"simulate(days={args.days}, sessions_per_day={args.sessions_per_day}, seed={args.seed}) "
-          f"from {start:%Y-%m-%d}; dbt project {DBT_PROJECT_DIR}", flush=True)
+    print_header(describe_simulation(args), f"dbt project {DBT_PROJECT_DIR}")
 
     with tempfile.TemporaryDirectory(prefix="dbt-bench-") as tmp:
         work = Path(tmp)

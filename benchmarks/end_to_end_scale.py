@@ -62,7 +62,7 @@ from pathlib import Path
 import duckdb
 import psutil
 
-from _common import git_commit, post_events, simulation_start
+from _common import post_events, print_header, simulation_start
 from ingestion.collector.local import start_local_collector
 from ingestion.settings import Settings
 from ingestion.simulator import simulate, write_ndjson
@@ -518,10 +518,8 @@ def main() -> None:
             datetime.now(timezone.utc):
         parser.error(f"--start {args.start} + --days {args.days:g} ends in the future: the edge refuses its events")
 
-    commit = git_commit()
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}, {os.cpu_count()} cores, "
-          f"{psutil.virtual_memory().total / 2**30:.0f} GiB, load avg {os.getloadavg()[0]:.2f}; "
-          f"dbt project from {args.dbt_project}; peak RSS: psutil, process tree summed, every 0.1 s", flush=True)
+    commit = print_header(f"{psutil.virtual_memory().total / 2**30:.0f} GiB", f"dbt project from {args.dbt_project}",
+                          "peak RSS: psutil, process tree summed, every 0.1 s")
     runs = []
     with tempfile.TemporaryDirectory(prefix="journey-e2e-dbt-", dir="/tmp") as tmp:
         project = snapshot_dbt_project(Path(tmp), args.dbt_project)

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from _common import git_commit, post_events, simulation_start
+from _common import post_events, print_header, simulation_start
 from dashboard.snapshot import Visit, read
 from ingestion.collector.local import start_local_collector
 from ingestion.settings import Settings
@@ -341,9 +341,8 @@ def main() -> None:
     parser.add_argument("--grace", type=float, default=120, help="seconds the last probes may take after the load")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {git_commit()}, {os.cpu_count()} cores, "
-          f"load avg {os.getloadavg()[0]:.2f}; {args.minutes:g} min at {args.rate:g} events/s, a probe every "
-          f"{args.probe_interval:g} s, grace {args.grace:g} s, seed {args.seed}", flush=True)
+    print_header(f"{args.minutes:g} min at {args.rate:g} events/s, a probe every {args.probe_interval:g} s, "
+                 f"grace {args.grace:g} s, seed {args.seed}")
     work = Path(tempfile.mkdtemp(prefix="journey-freshness-", dir="/tmp"))
     ok = False
     try:

@@ -23,12 +23,11 @@ import shutil
 import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 
-from _common import git_commit, simulation_start
+from _common import add_simulation_arguments, describe_simulation, print_header, simulation_start
 from ingestion.edge import Edge, utc_now_iso
 from ingestion.loader import load_spool
 from ingestion.settings import Settings
@@ -72,20 +71,17 @@ def timed_load(settings: Settings) -> tuple[float, dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=60)
-    parser.add_argument("--sessions-per-day", type=int, default=1070)
+    add_simulation_arguments(parser, days=60, sessions_per_day=1070, seed=1)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="journey-bench-"))
     settings = Settings.from_env({"JOURNEY_HOME": str(work / "home")})
-    start = simulation_start(args.days)
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {git_commit()}; "
-          f"simulate(days={args.days}, sessions_per_day={args.sessions_per_day}, seed=1) "
-          f"from {start:%Y-%m-%d}; median of {args.repeat}", flush=True)
+    print_header(describe_simulation(args), f"median of {args.repeat}")
     try:
         t = time.perf_counter()
-        sim = simulate(days=args.days, sessions_per_day=args.sessions_per_day, seed=1, start=start)
+        sim = simulate(days=args.days, sessions_per_day=args.sessions_per_day, seed=args.seed,
+                       start=simulation_start(args.days))
         segments = write_spool(settings, sim.events)
         size = sum(s.stat().st_size for s in segments)
         print(f"setup: {len(sim.events):,} deliveries ({sim.n_unique_events:,} distinct events), "

@@ -39,10 +39,9 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
-from _common import REPO, git_commit, simulate_ninety_nine_and_one, simulation_start
+from _common import REPO, add_simulation_arguments, describe_simulation, print_header, simulate_ninety_nine_and_one
 from orchestration.defs.dbt.stamps import marts_rows
 
 JOURNEY = [sys.executable, "-m", "orchestration.cli"]
@@ -90,16 +89,11 @@ def model_times(results: Path) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=84)
-    parser.add_argument("--sessions-per-day", type=int, default=900)
-    parser.add_argument("--seed", type=int, default=3)
+    add_simulation_arguments(parser, days=84, sessions_per_day=900)
     parser.add_argument("--rounds", type=int, default=1,
                         help="+1 %% runs, each from the same 99 %% home; the median is shown (default 1)")
     args = parser.parse_args()
-    start = simulation_start(args.days)
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {git_commit()}; "
-          f"simulate(days={args.days}, sessions_per_day={args.sessions_per_day}, seed={args.seed}) "
-          f"from {start:%Y-%m-%d}; load average {os.getloadavg()[0]:.1f}", flush=True)
+    print_header(describe_simulation(args))
 
     with tempfile.TemporaryDirectory(prefix="run-cost-") as tmp:
         work = Path(tmp)

@@ -26,10 +26,9 @@ import secrets
 import subprocess
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-from _common import git_commit, simulate_ninety_nine_and_one
+from _common import add_simulation_arguments, describe_simulation, print_header, simulate_ninety_nine_and_one
 from ingestion.importer import import_files
 from ingestion.loader import load_spool
 from ingestion.settings import Settings
@@ -65,13 +64,10 @@ def run(settings: Settings, base: Path, extra: Path) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=10)
-    parser.add_argument("--sessions-per-day", type=int, default=750)
-    parser.add_argument("--seed", type=int, default=3)
+    add_simulation_arguments(parser, days=10, sessions_per_day=750)
     parser.add_argument("--work", type=Path, help="keep the homes in this folder (default: a temporary one)")
     args = parser.parse_args()
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {git_commit()}; "
-          f"simulate(days={args.days}, sessions_per_day={args.sessions_per_day}, seed={args.seed})", flush=True)
+    print_header(describe_simulation(args))
     hash_key = secrets.token_hex(32)
     with tempfile.TemporaryDirectory(prefix="spark-bench-") as tmp:
         work = args.work or Path(tmp)
