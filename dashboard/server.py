@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from dashboard.app import Config, create_app
 from dashboard.security import PASSWORD_VARIABLE, check_bind
 from ingestion.settings import Settings
@@ -13,7 +11,7 @@ def config_from_env(settings: Settings) -> Config:
     thresholds = settings.service_level_thresholds_s
     return Config(serving_db=settings.serving_db, timezone=settings.reporting_timezone,
                   threshold_s=thresholds[0] if thresholds else None,
-                  password=os.environ.get(PASSWORD_VARIABLE) or None)
+                  password=settings.dashboard_password)
 
 
 def serve(host: str, port: int, settings: Settings) -> None:

@@ -237,7 +237,7 @@ class Collector:
         return lines
 
     async def _accept(self, lines: list[bytes], quarantined: int = 0):
-        """Spool the lines; 200 once the sink holds them durably (fsync or PubAck).
+        """Hand the lines to the sink; 200 once it holds them durably (fsync or PubAck).
 
         Callers hand over encoded lines, so a request parked until the group
         commit holds its bytes, not thousands of decoded objects, and the
@@ -250,7 +250,7 @@ class Collector:
         except SinkFull:
             raise HTTPError(503, "sink full, retry later", headers=self._retry_after()) from None
         except OSError as exc:
-            log.error("spool write failed, nothing acknowledged: %s", exc)
+            log.error("the sink refused the write, nothing acknowledged: %s", exc)
             raise HTTPError(503, "sink unavailable, retry later", headers=self._retry_after()) from None
         self.accepted += accepted
         result = {"accepted": accepted}
@@ -442,7 +442,7 @@ COMMIT_HELP = ("Time of one group commit, the sink's append: write + fsync of th
 FSYNC_HELP = "Time of one group commit (write + fsync); the same as journey_commit_seconds, under its first name."
 REJECT_REASONS = {"400": "malformed_json", "401": "unauthorized", "403": "forbidden", "404": "no_route",
                   "405": "method", "408": "too_slow", "413": "too_large", "422": "invalid_event",
-                  "503": "spool_unavailable"}
+                  "503": "sink_unavailable"}
 
 
 def serve(host: str, port: int) -> None:

@@ -50,7 +50,10 @@ class CollectorConfig:
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None) -> "CollectorConfig":
         """From `env` (default: the process environment) over the file it names."""
-        return cls.read(Source.with_file(env, CONFIG_FILE_VARIABLE))
+        source = Source.with_file(env, CONFIG_FILE_VARIABLE)
+        config = cls.read(source)
+        source.refuse_unread_file_values(CONFIG_FILE_VARIABLE)
+        return config
 
     @classmethod
     def read(cls, source: Source) -> "CollectorConfig":

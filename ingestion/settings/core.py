@@ -57,6 +57,8 @@ class Settings:
     reporting_timezone: str = "UTC"
     # JOURNEY_HASH_KEY, if the operator manages the pseudonymisation key; never printed.
     hash_key: str | None = field(default=None, repr=False)
+    # JOURNEY_DASHBOARD_PASSWORD: the dashboard's HTTP Basic password (dashboard/security.py); never printed.
+    dashboard_password: str | None = field(default=None, repr=False)
     # The sections. Left out of the repr, which `journey run` fingerprints
     # (orchestration/run_state.py): none of them changes what a run builds.
     sink: SinkConfig = field(default_factory=SinkConfig, repr=False)
@@ -140,6 +142,7 @@ class Settings:
             short_abandon_s=source.number("JOURNEY_SHORT_ABANDON_S", 30.0, allow_zero=True),
             reporting_timezone=_time_zone(source, "JOURNEY_REPORTING_TIMEZONE"),
             hash_key=_hash_key(source.text("JOURNEY_HASH_KEY")),
+            dashboard_password=source.text("JOURNEY_DASHBOARD_PASSWORD"),
             sink=SinkConfig.read(source),
             postgres=PostgresSettings.read(source),
             smtp=SmtpSettings.read(source),

@@ -82,7 +82,7 @@ class PostgresSettings(_FromEnv):
     def read(cls, source: Source) -> "PostgresSettings":
         return cls(
             host=source.exact("JOURNEY_PG_HOST", cls.host),
-            port=source.whole("JOURNEY_PG_PORT", cls.port, raw=source.exact("JOURNEY_PG_PORT")),
+            port=source.port("JOURNEY_PG_PORT", cls.port, raw=source.exact("JOURNEY_PG_PORT")),
             user=source.exact("JOURNEY_PG_USER", cls.user),
             password=source.exact("JOURNEY_PG_PASSWORD"),
             dbname=source.exact("JOURNEY_PG_DBNAME", cls.dbname),
@@ -105,7 +105,7 @@ class SmtpSettings(_FromEnv):
     def read(cls, source: Source) -> "SmtpSettings":
         smtp = cls(
             host=source.text("JOURNEY_SMTP_HOST"),
-            port=source.whole("JOURNEY_SMTP_PORT", cls.port),
+            port=source.port("JOURNEY_SMTP_PORT", cls.port),
             user=source.text("JOURNEY_SMTP_USER"),
             password=source.text("JOURNEY_SMTP_PASSWORD"),
             starttls=source.flag("JOURNEY_SMTP_STARTTLS"),

@@ -42,6 +42,15 @@ class Source:
                 raise ValueError(f"{file_variable} names {path}, which cannot be read as TOML: {exc}") from None
         return source
 
+    def refuse_unread_file_values(self, file_variable: str) -> None:
+        """After every setting was read: a key of the file that no setting asked for is a
+        typo (`api_key` for `api_keys`) that would otherwise be silently ignored."""
+        unread = sorted(set(self.file_values) - {name.removeprefix(PREFIX).lower() for name in self.asked})
+        if unread:
+            raise ValueError(f"{file_variable} names {self.env.get(file_variable)}, which has settings the collector "
+                             f"does not know: {', '.join(unread)} (a setting is its variable in lower case without "
+                             f"{PREFIX}, such as api_keys for {PREFIX}API_KEYS)")
+
     def exact(self, name: str, default: str | None = None) -> str | None:
         """The variable as set, even empty; `default` when unset. The rule of dbt's
         `env_var(name, default)`, for the settings dbt's profile reads too."""
@@ -83,15 +92,23 @@ class Source:
             raise ValueError(f"{name} must be {'zero or more' if allow_zero else 'positive'}, got {raw!r}")
         return number
 
-    def whole(self, name: str, default: int, raw: Any = None) -> int:
-        """A whole number (a port, a byte count); `raw` when the caller looked it up itself."""
+    def whole(self, name: str, default: int, raw: Any = None, least: int = 1, most: int | None = None) -> int:
+        """A whole number from `least` to `most` (a byte count, a number of seconds, a port);
+        `raw` when the caller looked it up itself."""
         raw = self.value(name) if raw is None else raw
         if raw is None:
             return default
         try:
-            return int(raw)
+            number = int(raw)
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+        if number < least or (most is not None and number > most):
+            bounds = f"from {least} to {most}" if most is not None else f"{least} or more"
+            raise ValueError(f"{name} must be {bounds}, got {raw!r}")
+        return number
+
+    def port(self, name: str, default: int, raw: Any = None) -> int:
+        return self.whole(name, default, raw, least=1, most=65535)
 
     def choice(self, name: str, choices: tuple[str, ...]) -> str:
         """One of `choices`; the first when unset."""

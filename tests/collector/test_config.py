@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from ingestion.settings import CollectorConfig
@@ -26,6 +28,24 @@ def test_an_empty_variable_leaves_the_file_value_and_bad_values_name_their_varia
     assert config.max_body_bytes == 2048
     assert config.cors_origins == frozenset({"https://a.example", "https://b.example"})
     assert config.generated_token_key and CollectorConfig.load({}).api_keys == ()
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("JOURNEY_MAX_BODY_BYTES", "-1", "JOURNEY_MAX_BODY_BYTES must be 1 or more, got '-1'"),
+    ("JOURNEY_SPOOL_MAX_BYTES", "0", "JOURNEY_SPOOL_MAX_BYTES must be 1 or more, got '0'"),
+    ("JOURNEY_TOKEN_TTL_S", "0", "JOURNEY_TOKEN_TTL_S must be 1 or more, got '0'"),
+])
+def test_a_size_or_duration_below_one_is_refused_naming_its_variable(variable, value, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        CollectorConfig.load({variable: value})
+
+
+def test_a_setting_the_file_misspells_is_refused_not_ignored(tmp_path):
+    path = tmp_path / "collector.toml"
+    path.write_text('api_key = ["from-file"]\ncors_origins = ["https://a.example"]\nmax_body_byte = 10\n')
+    with pytest.raises(ValueError, match=re.escape(f"JOURNEY_COLLECTOR_CONFIG names {path}, which has settings the "
+                                                   "collector does not know: api_key, max_body_byte")):
+        CollectorConfig.load({"JOURNEY_COLLECTOR_CONFIG": str(path)})
 
 
 @pytest.mark.parametrize("content", [None, "api_keys = [", b"\xff\xfe"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 
@@ -10,12 +11,14 @@ import duckdb
 import jwt
 import pytest
 
+from ingestion.collector.app import REJECT_REASONS
 from ingestion.collector.openapi import OPENAPI_PATH, build
 from ingestion.collector.routes import ROUTES
 from ingestion.loader import load_spool
 from ingestion.settings import CollectorConfig
 from ingestion.spool import SpoolReader
 from tests.conftest import event
+from tests.support import REPO
 from tests.support.collector_server import CollectorProcess, request
 
 
@@ -71,6 +74,12 @@ def test_health_readiness_and_metrics(collector):
     collector.post("/v1/events", b"{oops")
     metrics = request("GET", collector.url + "/metrics").body.decode()
     assert 'journey_requests_rejected_total{status="400",reason="malformed_json"}' in metrics
+
+
+def test_the_contract_names_the_reason_of_every_rejection():
+    row = next(line for line in (REPO / "docs" / "contract.md").read_text().splitlines()
+               if line.startswith("| `journey_requests_rejected_total"))
+    assert {status: reason for reason, status in re.findall(r"`(\w+)` \((\d{3})", row)} == REJECT_REASONS
 
 
 def test_single_and_batch_events_are_acknowledged(collector):

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ingestion.settings import CollectorConfig, PostgresSettings, Settings, SinkConfig, SmtpSettings
 from ingestion.settings.collector import CONFIG_FILE_VARIABLE
@@ -66,6 +67,8 @@ JOURNEY_NATS_URL | http://broker | JOURNEY_NATS_URL must start with nats:// or t
 JOURNEY_PG_PORT | fivefour | JOURNEY_PG_PORT must be a whole number, got 'fivefour'
 JOURNEY_PG_PORT |  | JOURNEY_PG_PORT must be a whole number, got ''
 JOURNEY_SMTP_PORT | smtp | JOURNEY_SMTP_PORT must be a whole number, got 'smtp'
+JOURNEY_SMTP_PORT | 99999 | JOURNEY_SMTP_PORT must be from 1 to 65535, got '99999'
+JOURNEY_PG_PORT | -5 | JOURNEY_PG_PORT must be from 1 to 65535, got '-5'
 JOURNEY_SMTP_HOST | mail.example.org | JOURNEY_REPORT_FROM and JOURNEY_REPORT_TO are needed too
 JOURNEY_HASH_KEY | short | JOURNEY_HASH_KEY must be at least 32 characters
 JOURNEY_RECONTACT_WINDOW_DAYS | 0 | JOURNEY_RECONTACT_WINDOW_DAYS must be positive
@@ -107,6 +110,12 @@ def test_dbt_profile_defaults_are_the_settings_defaults():
     assert set(settings.dbt_env()) <= set(defaults)
 
 
+def test_dbt_var_defaults_are_the_settings_defaults():
+    """Every run passes the vars; dbt run by hand takes dbt_project.yml's, which must agree."""
+    project = yaml.safe_load((REPO / "dbt_project" / "dbt_project.yml").read_text())
+    assert project["vars"] == Settings.from_env(HOME).dbt_vars()
+
+
 def test_the_contract_names_every_variable_the_settings_read():
     source = Source.with_file({}, CONFIG_FILE_VARIABLE)
     Settings.read(source)
@@ -123,20 +132,29 @@ def test_the_contract_names_every_variable_the_settings_read():
 
 def test_nothing_outside_the_settings_package_reads_journey_variables():
     """`os.environ["JOURNEY_…"]`, `os.environ.get("JOURNEY_…")`, `os.getenv("JOURNEY_…")` in the
-    pipeline's code would be a second place that reads the configuration."""
+    shipped code would be a second place that reads the configuration; so would the same
+    with a constant that holds the name (`os.environ.get(PASSWORD_VARIABLE)`)."""
+    modules = {path: ast.parse(path.read_text()) for package in ("ingestion", "orchestration", "dashboard")
+               for path in (REPO / package).rglob("*.py") if "settings" not in path.relative_to(REPO).parts}
+    constants = {target.id: node.value.value for tree in modules.values() for node in tree.body
+                 if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+                 for target in node.targets if isinstance(target, ast.Name)}
+
+    def name_in(key: ast.expr) -> object:
+        return key.value if isinstance(key, ast.Constant) else constants.get(getattr(key, "id", None))
+
     readers = []
-    for path in [*(REPO / "ingestion").rglob("*.py"), *(REPO / "orchestration").rglob("*.py")]:
-        if "settings" in path.relative_to(REPO).parts:
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            literal = None
-            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-                literal = node.slice.value
-            elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+    for path, tree in modules.items():
+        for node in ast.walk(tree):
+            key = None
+            if isinstance(node, ast.Subscript):
+                key = node.slice
+            elif isinstance(node, ast.Call) and node.args:
                 is_get = isinstance(node.func, ast.Attribute) and node.func.attr in {"get", "getenv", "pop"}
-                literal = node.args[0].value if is_get else None
-            if isinstance(literal, str) and literal.startswith("JOURNEY_"):
-                readers.append(f"{path.relative_to(REPO)}:{node.lineno}: {literal}")
+                key = node.args[0] if is_get else None
+            name = name_in(key) if key is not None else None
+            if isinstance(name, str) and name.startswith("JOURNEY_"):
+                readers.append(f"{path.relative_to(REPO)}:{node.lineno}: {name}")
     assert readers == []
 
 

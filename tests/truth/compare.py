@@ -191,11 +191,3 @@ def row_mismatches(mart: str, expected: list[dict], actual: list[dict],
 
 def session_mismatches(warehouse: Path, sim: Simulation | Simulated, settings: Settings) -> list[str]:
     return mart_mismatches(warehouse, sim, settings, "fct_sessions")
-
-
-def visit_mismatches(warehouse: Path, sim: Simulation | Simulated, settings: Settings) -> list[str]:
-    return mart_mismatches(warehouse, sim, settings, "fct_state_transitions")
-
-
-def user_mismatches(warehouse: Path, sim: Simulation | Simulated, settings: Settings) -> list[str]:
-    return mart_mismatches(warehouse, sim, settings, "dim_users")
