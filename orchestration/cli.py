@@ -109,7 +109,7 @@ def _run(settings: Settings, full_refresh: bool = False, verbose: bool = False) 
     if not verbose:
         _say(f"  log (dbt, Dagster): {log}")
     if summary.failure or summary.checks_failed:
-        _say(f"  in the Dagster UI: DAGSTER_HOME={shlex.quote(os.environ['DAGSTER_HOME'])} .venv/bin/dagster dev -w workspace.yaml, "
+        _say(f"  in the Dagster UI: DAGSTER_HOME={shlex.quote(str(settings.dagster_home))} .venv/bin/dagster dev -w workspace.yaml, "
              f"then http://127.0.0.1:3000 → Runs → {summary.run_id[:8]}")
     return 0 if summary.success and not summary.checks_failed else 1
 

@@ -27,7 +27,9 @@ DAGSTER_YAML = (Path(__file__).resolve().parents[1] / "dagster.yaml").read_text(
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster").resolve()
+    """The settings' Dagster instance, made ready and exported as DAGSTER_HOME: Dagster
+    and the processes it starts find their instance there."""
+    home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     text = config.read_text() if config.exists() else DAGSTER_YAML

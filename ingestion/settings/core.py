@@ -29,6 +29,9 @@ class Settings:
     # The serving snapshot readers use (JOURNEY_SERVING_DB, default
     # $JOURNEY_HOME/serving/journey.duckdb); the warehouse above is the pipeline's own.
     serving_db: Path
+    # The Dagster instance `journey` runs on (Dagster's own DAGSTER_HOME, default
+    # $JOURNEY_HOME/dagster); out of the repr: where runs are recorded changes no build.
+    dagster_home: Path = field(repr=False)
     # docs/contract.md §4.7: the TTL worker expires sessions idle as of the latest event
     # loaded ("watermark", reproducible) or as of the wall clock ("wall").
     ttl_clock: str = "watermark"
@@ -132,6 +135,7 @@ class Settings:
             segment_max_age_s=source.number("JOURNEY_SEGMENT_MAX_AGE_S", 5.0),
             reports_dir=source.path("JOURNEY_REPORTS_DIR", home / "reports"),
             serving_db=_serving_db(source.path("JOURNEY_SERVING_DB", home / "serving" / "journey.duckdb")),
+            dagster_home=source.path("DAGSTER_HOME", home / "dagster"),
             ttl_clock=source.choice("JOURNEY_TTL_CLOCK", ("watermark", "wall")),
             destination=source.choice("JOURNEY_DESTINATION", ("duckdb", "postgres", "spark")),
             max_future_s=source.number("JOURNEY_MAX_FUTURE_S", 3600.0),

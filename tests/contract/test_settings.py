@@ -122,7 +122,7 @@ def test_the_contract_names_every_variable_the_settings_read():
     CollectorConfig.read(source)
     contract = (REPO / "docs" / "contract.md").read_text()
     table = contract.split("### 8.2 Configuration", 1)[1].split("### 8.3", 1)[0]
-    named = set(re.findall(r"`(JOURNEY_[A-Z_]+)`", table))
+    named = set(re.findall(r"`((?:JOURNEY|DAGSTER)_[A-Z_]+)`", table))
     deployment = (REPO / "docs" / "deployment.md").read_text()
     nats = {name for name in source.asked if name.startswith("JOURNEY_NATS_")}
     assert "JOURNEY_NATS_" in table and all(f"`{name}`" in deployment for name in nats)

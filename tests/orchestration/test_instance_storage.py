@@ -12,6 +12,7 @@ import dagster as dg
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 
+from ingestion.settings import Settings
 from orchestration.instance_storage import JourneyEventLogStorage, instance_yaml
 from orchestration.runner import DAGSTER_YAML, ensure_dagster_home
 
@@ -91,6 +92,8 @@ def test_an_instance_written_before_keeps_its_settings_and_gains_the_storage(tmp
     home.mkdir()
     (home / "dagster.yaml").write_text("# the operator's own settings\nconcurrency:\n  pools:\n    default_limit: 3\n")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
+    settings = Settings.from_env()
+    assert settings.dagster_home == home
     ensure_dagster_home(settings)
     text = (home / "dagster.yaml").read_text()
     assert text.startswith("# the operator's own settings\nconcurrency:\n  pools:\n    default_limit: 3\n")
