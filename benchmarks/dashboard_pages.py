@@ -119,25 +119,17 @@ class Dashboard:
     """`journey dashboard` on a free loopback port over `snapshot`, in a temporary JOURNEY_HOME."""
 
     def __init__(self, snapshot: Path, home: Path):
-        from ingestion.collector.local import free_port
+        from ingestion.collector.local import free_port, wait_until_healthy
 
         self.port = free_port()
         self.proc = subprocess.Popen(
             [*JOURNEY, "dashboard", "--host", "127.0.0.1", "--port", str(self.port)],
             env=_env(home, JOURNEY_SERVING_DB=str(snapshot)), cwd=REPO,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                status, _ = self.get("/healthz")
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit(f"the dashboard did not start:\n{self.proc.stdout.read()[-3000:]}")
-            time.sleep(0.2)
+        try:
+            wait_until_healthy(self.proc, f"http://127.0.0.1:{self.port}", 60, "the dashboard", self.proc.stdout.read)
+        except RuntimeError as exc:
+            raise SystemExit(str(exc)) from None
 
     def get(self, path: str) -> tuple[int, int]:
         """(status, body bytes), over a new connection as a browser's first visit makes it."""

@@ -299,7 +299,8 @@ def _client(port: int, api_key: str, slices, connections: int, batch: int, resul
 
 
 def start_collector(env: dict) -> tuple[subprocess.Popen, int]:
-    proc, url = start_local_collector(env, timeout_s=60, cwd=REPO)
+    log = Path(env["JOURNEY_HOME"]) / "logs" / "collector.log"
+    proc, url = start_local_collector(env, log, timeout_s=60, cwd=REPO)
     return proc, int(url.rsplit(":", 1)[1])
 
 

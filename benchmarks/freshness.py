@@ -316,10 +316,7 @@ def run(args, env: dict[str, str], work: Path) -> bool:
     # processes doing that at once (the daemon, its code server, this one) once stamped the
     # schedule storage's schema twice, after which the code location would not load.
     with dg.DagsterInstance.get() as instance:
-        collector, url = start_local_collector(env, timeout_s=60, cwd=REPO)
-        # Drained into a file: a full pipe would block the collector.
-        threading.Thread(target=shutil.copyfileobj, args=(collector.stderr, (work / "collector.log").open("wb")),
-                         daemon=True).start()
+        collector, url = start_local_collector(env, work / "collector.log", timeout_s=60, cwd=REPO)
         daemon = start_daemon(env, work / "daemon.log")
         try:
             wait_for_sensor(instance, daemon, work / "daemon.log")

@@ -193,7 +193,7 @@ def _send_through_collector(settings: Settings, events: list[dict]) -> int:
     env = {**os.environ, "JOURNEY_HOME": str(settings.home), "JOURNEY_API_KEYS": api_key}
     _say("  starting a collector on loopback and sending over HTTP…")
     try:
-        proc, url = start_local_collector(env)
+        proc, url = start_local_collector(env, settings.logs_dir / "collector.log")
     except RuntimeError as exc:
         _say(str(exc))
         return 1

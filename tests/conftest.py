@@ -1,5 +1,6 @@
-"""Shared fixtures: every test gets its own JOURNEY_HOME and DuckDB file; and the helpers every
-kind of test uses: events, NDJSON files, the `journey` command, the raw table."""
+"""Shared fixtures: every test gets its own JOURNEY_HOME and DuckDB file, a browser test Debian's
+chromium; and the helpers every kind of test uses: events, NDJSON files, the `journey` command,
+the raw table."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from ingestion.settings import Settings
 from ingestion.simulator import write_ndjson
+from tests.support.browser import chromium_or_fail
 
 
 @pytest.fixture
@@ -24,6 +26,11 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.delenv("JOURNEY_HASH_KEY", raising=False)
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     return Settings.from_env()
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    return chromium_or_fail()
 
 
 def event(event_id: str, type_: str, at: str, conversation: str | None = "c1", **props) -> dict:
@@ -52,14 +59,14 @@ def run_journey(home: Path, hash_key: str, *args: str, env: dict[str, str] | Non
     return proc.stdout if succeed else proc.stdout + proc.stderr
 
 
-def import_and_run(home: Path, hash_key: str, events: list[dict]) -> str:
-    """`journey import` of `events` (written to `home`/events.ndjson), then `journey run`, on `home`;
-    returns the run's output."""
+def import_and_run(home: Path, hash_key: str, events: list[dict], env: dict[str, str] | None = None) -> str:
+    """`journey import` of `events` (written to `home`/events.ndjson), then `journey run`, on `home`
+    (`env` adds settings to both); returns the run's output."""
     home.mkdir(parents=True, exist_ok=True)
     path = home / "events.ndjson"
     write_ndjson(events, path)
-    run_journey(home, hash_key, "import", str(path))
-    return run_journey(home, hash_key, "run")
+    run_journey(home, hash_key, "import", str(path), env=env)
+    return run_journey(home, hash_key, "run", env=env)
 
 
 def raw_event_ids(settings: Settings) -> list[str]:

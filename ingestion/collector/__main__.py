@@ -9,4 +9,7 @@ parser = argparse.ArgumentParser(prog="journey collect")
 parser.add_argument("--host", default=DEFAULT_HOST)
 parser.add_argument("--port", type=int, default=DEFAULT_PORT)
 args = parser.parse_args()
-serve(args.host, args.port)
+try:
+    serve(args.host, args.port)
+except ValueError as exc:  # a setting that cannot be used: its message names the variable
+    parser.exit(2, f"journey collect: {exc}\n")

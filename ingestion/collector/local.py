@@ -1,5 +1,6 @@
 """A collector process on a free loopback port, started and waited for: the one
-way `journey demo`, the benchmarks and the tests run a real collector."""
+way `journey demo`, the benchmarks and the tests run a real collector (and wait
+for a dashboard to answer)."""
 
 from __future__ import annotations
 
@@ -18,25 +19,37 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_local_collector(env: Mapping[str, str], port: int | None = None, timeout_s: float = 30.0,
-                          cwd: Path | None = None,
-                          preexec_fn: Callable[[], None] | None = None) -> tuple[subprocess.Popen, str]:
-    """`python -m ingestion.collector` on 127.0.0.1; returns the process and its URL once
-    `/healthz` answers. Its stderr stays readable; a collector that exits or stays
-    silent past `timeout_s` raises RuntimeError with the end of what it printed."""
-    port = port or free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "ingestion.collector", "--port", str(port)], env=dict(env),
-                            cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=preexec_fn)
+def wait_until_healthy(proc: subprocess.Popen, url: str, timeout_s: float, name: str,
+                       output: Callable[[], str]) -> None:
+    """Returns once `url`/healthz answers 200. A process that exits first, or stays silent
+    past `timeout_s`, is killed, and RuntimeError carries the end of `output()`, what it printed."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
             with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
                 if response.status == 200:
-                    return proc, url
+                    return
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            raise RuntimeError(f"collector did not start: {proc.stderr.read().decode()[-3000:]}")
+            proc.wait()
+            raise RuntimeError(f"{name} did not start: {output()[-3000:]}")
         time.sleep(0.1)
+
+
+def start_local_collector(env: Mapping[str, str], log: Path, port: int | None = None, timeout_s: float = 30.0,
+                          cwd: Path | None = None,
+                          preexec_fn: Callable[[], None] | None = None) -> tuple[subprocess.Popen, str]:
+    """`python -m ingestion.collector` on 127.0.0.1; returns the process and its URL once
+    `/healthz` answers. Its log (stderr) is appended to the file `log`, which nobody has
+    to read for the collector to go on, as a pipe would need; a collector that exits or
+    stays silent past `timeout_s` raises RuntimeError with the end of that log."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "ingestion.collector", "--port", str(port)], env=dict(env),
+                                cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=preexec_fn)
+    wait_until_healthy(proc, url, timeout_s, "collector", lambda: log.read_text(errors="replace"))
+    return proc, url

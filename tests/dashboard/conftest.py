@@ -9,8 +9,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,9 +16,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.collector.local import free_port
-from ingestion.simulator import simulate, write_ndjson
-from tests.conftest import run_journey
+from ingestion.collector.local import free_port, wait_until_healthy
+from ingestion.simulator import simulate
+from tests.conftest import import_and_run
 from tests.support.collector_server import Response, request
 
 # The heatmap's time zone and a recontact window short enough that the sessions of the
@@ -47,12 +45,7 @@ class Built:
 def built(tmp_path_factory) -> Built:
     """Three simulated days, 60 sessions a day, through the real pipeline (about a minute)."""
     home = tmp_path_factory.mktemp("dashboard") / "home"
-    home.mkdir()
-    events = home / "events.ndjson"
-    write_ndjson(simulate(days=3, sessions_per_day=60, seed=5).events, events)
-    hash_key = secrets.token_hex(32)
-    run_journey(home, hash_key, "import", str(events), env=METRIC_ENV)
-    run_journey(home, hash_key, "run", env=METRIC_ENV)
+    import_and_run(home, secrets.token_hex(32), simulate(days=3, sessions_per_day=60, seed=5).events, env=METRIC_ENV)
     snapshot = home / "serving" / "journey.duckdb"
     with duckdb.connect(str(snapshot), read_only=True) as con:
         first, last = con.execute("select min(started_at)::date, max(started_at)::date from marts.fct_sessions").fetchone()
@@ -87,18 +80,8 @@ class Dashboard:
     def start(self, timeout_s: float = 30) -> Dashboard:
         self.proc = subprocess.Popen(self.command(), env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True)
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"dashboard did not start: {self.proc.stdout.read()[-3000:]}")
-            time.sleep(0.1)
+        wait_until_healthy(self.proc, self.url, timeout_s, "dashboard", self.proc.stdout.read)
+        return self
 
     def stop(self) -> str:
         """Stops it and returns what it printed."""

@@ -5,20 +5,13 @@ a session's timeline with its webview steps. Screenshots: tests/artifacts/dashbo
 
 from __future__ import annotations
 
-import pytest
-
 from dashboard import format as fmt
-from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS, chromium_or_fail
+from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS
 
 TIMEOUT_MS = 15_000
 LOCAL = "((started_at at time zone 'UTC') at time zone 'Europe/Amsterdam')"  # the heatmap's time zone in the tests
 PAGES = (("Overview", "overview"), ("Service", "service"), ("Self-service", "selfservice"), ("Agents", "agents"),
          ("Resolution quality", "quality"))
-
-
-@pytest.fixture
-def chromium_path() -> str:
-    return chromium_or_fail()
 
 
 def test_a_manager_walks_through_the_dashboard(chromium_path, dashboard, built):

@@ -28,7 +28,7 @@ import pytest
 from ingestion.loader import load_spool
 from ingestion.privacy import pseudonymize
 from tests.conftest import run_journey
-from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS, chromium_or_fail
+from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS
 from tests.support.collector_server import CollectorProcess, request
 
 SCREENSHOT = ARTIFACTS / "webview_sample.png"
@@ -45,11 +45,6 @@ LINK_TTL_S, LIFETIMES = 4, 4
 LONG_VISIT_TYPES = ["webview.opened", "funnel.step_viewed", "funnel.step_viewed", "webview.exited",
                     "webview.opened", "funnel.step_viewed", "funnel.step_viewed", "funnel.step_viewed",
                     "funnel.completed", "webview.exited"]
-
-
-@pytest.fixture
-def chromium_path() -> str:
-    return chromium_or_fail()
 
 
 def _collector(tmp_path, **env: str) -> Iterator[CollectorProcess]:
@@ -129,7 +124,7 @@ def _drive_browser(executable: str, url: str, server: CollectorProcess) -> None:
 
 def _stop_gracefully(server: CollectorProcess) -> None:
     server.kill(signal.SIGTERM)  # graceful: the open segment is sealed
-    log = server.proc.stderr.read().decode()
+    log = server.log.read_text()
     # uvicorn shuts down cleanly, then re-raises SIGTERM on itself, hence -15.
     assert server.proc.returncode in (0, -signal.SIGTERM), log[-3000:]
     assert "Application shutdown complete" in log, log[-3000:]

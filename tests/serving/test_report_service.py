@@ -15,11 +15,10 @@ import duckdb
 import pytest
 
 from ingestion.settings import Settings
-from ingestion.simulator import write_ndjson
 from orchestration.defs.report.make import make_report
 from orchestration.defs.report.quality import Measures
 from orchestration.defs.report.render import render_report
-from tests.conftest import run_journey
+from tests.conftest import import_and_run
 from tests.truth import simulate
 
 HASH_KEY = "k" * 64
@@ -34,10 +33,7 @@ KEYS = ("service_level", "abandon_rate", "first_contact_resolution", "durable_co
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("service_home")
-    sim = simulate(days=3, sessions_per_day=50, seed=5)
-    write_ndjson(sim.events, home / "events.ndjson")
-    run_journey(home, HASH_KEY, "import", str(home / "events.ndjson"), env=ENV)
-    run_journey(home, HASH_KEY, "run", env=ENV)
+    import_and_run(home, HASH_KEY, simulate(days=3, sessions_per_day=50, seed=5).events, env=ENV)
     return home
 
 

@@ -61,8 +61,13 @@ class CollectorProcess(CollectorKeys):
         """The settings of a loader on this collector's home: its spool, a warehouse beside it, its hash key."""
         return Settings.from_env({"JOURNEY_HOME": str(self.home), "JOURNEY_HASH_KEY": self.hash_key})
 
+    @property
+    def log(self) -> Path:
+        """What the collector logged (its stderr), over every start on this home."""
+        return self.home / "logs" / "collector.log"
+
     def start(self) -> "CollectorProcess":
-        self.proc, _ = start_local_collector(self.env(), self.port, preexec_fn=self.preexec_fn)
+        self.proc, _ = start_local_collector(self.env(), self.log, self.port, preexec_fn=self.preexec_fn)
         return self
 
     def kill(self, sig: int = signal.SIGKILL) -> None:

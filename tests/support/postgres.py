@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from ingestion.collector.local import free_port
 from ingestion.settings import PostgresSettings
 
 POSTGRES_ROOT = Path("/usr/lib/postgresql")
@@ -36,12 +36,6 @@ def postgres_bin_or_fail() -> Path:
         pytest.fail(f"no PostgreSQL server under {POSTGRES_ROOT}: apt-get install postgresql "
                     "(bash scripts/test.sh does it as root)")
     return found[-1].parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -67,7 +61,7 @@ def throwaway_cluster() -> Iterator[dict[str, str]]:
         "-E", "UTF8", "--no-locale", "--no-sync")
     try:
         for attempt in range(START_ATTEMPTS):
-            port = _free_port()
+            port = free_port()
             try:
                 run("pg_ctl", "-D", str(data), "-l", str(base / "server.log"), "-w", "start", "-o",
                     f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off "
