@@ -21,7 +21,10 @@ from tests.collector.fuzzing import spool_keys
 from tests.conftest import event
 from tests.support.collector_server import CollectorProcess
 
-TIMEOUT_S = 2.0
+# Long enough that every normal request below is sent while the slow clients still hold
+# their connections, and that one blocked behind them (answered only at their cut-off,
+# seconds later) stands far above a request slowed by a busy machine (an fsync stall).
+TIMEOUT_S = 4.0
 CLIENTS = 12  # of each kind
 TRICKLE_S = 0.1  # between two bytes
 
