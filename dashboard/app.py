@@ -47,7 +47,7 @@ def create_app(config: Config) -> Guard:
 
     def page(template: str | None, build: Callable[[Request, Visit, Filters], dict | Response | None]):
         def respond(request: Request, snapshot: Visit) -> Response:
-            filters = Filters.parse(request.query_params, _latest_day(snapshot))
+            filters = Filters.parse(request.query_params, _latest_day(snapshot), _earliest_day(snapshot))
             context = build(request, snapshot, filters)
             if context is None:
                 return _problem(templates, request, 404, "No such session in this snapshot.")
@@ -97,6 +97,11 @@ def _latest_day(snapshot: Visit) -> date:
     00:00 (traffic that stops at midnight, as the demo's does) ends the day before."""
     publication = snapshot.publication
     return ((publication.data_watermark or publication.published_at) - timedelta(microseconds=1)).date()
+
+
+def _earliest_day(snapshot: Visit) -> date | None:
+    """The UTC day the first session started, where a young warehouse's default period begins."""
+    return snapshot.values("select min(started_at)::date from marts.fct_sessions")[0]
 
 
 def _frame(request: Request, snapshot: Visit, filters: Filters, config: Config) -> dict:

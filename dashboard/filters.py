@@ -55,11 +55,15 @@ class Filters:
     team: str | None = None
 
     @classmethod
-    def parse(cls, query: Mapping[str, str], latest_day: date) -> Filters:
+    def parse(cls, query: Mapping[str, str], latest_day: date, earliest_day: date | None = None) -> Filters:
         """The filters of a query string; the period defaults to the `DEFAULT_DAYS` days
-        ending on `latest_day` (the day of the snapshot's data watermark)."""
+        ending on `latest_day` (the day of the snapshot's data watermark), starting no
+        earlier than `earliest_day` (the first day with a session): a young warehouse
+        opens on its data, not on empty days before it."""
         last = _day(query, "end") or latest_day
         first = _day(query, "start") or last - timedelta(days=DEFAULT_DAYS - 1)
+        if not _day(query, "start") and earliest_day is not None and first < earliest_day <= last:
+            first = earliest_day
         if first > last:
             raise BadFilter(f"the period starts ({first}) after it ends ({last})")
         if (last - first).days >= MAX_DAYS:

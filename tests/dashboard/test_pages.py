@@ -48,10 +48,16 @@ def test_overview_headline_is_the_marts(dashboard, built):
     assert f"snapshot {version}," in text(html, "data-as-of")
 
 
-def test_default_period_ends_on_the_last_day_of_data(dashboard, built):
+def test_default_period_is_the_last_week_of_data_or_all_of_a_younger_one(dashboard, built):
+    days = (built.last_day - built.first_day).days + 1
+    assert days < 7  # the fixture's few days: the period opens on the first of them, not on empty days
     html = dashboard.page("/")
-    assert f'name="end" value="{built.last_day}"' in html
-    assert "compared with the 7 before" in html
+    assert f'name="start" value="{built.first_day}"' in html and f'name="end" value="{built.last_day}"' in html
+    assert f"compared with the {days} before" in html
+    # A period that ends later than the data began is a full week again.
+    end = built.first_day + timedelta(days=7)
+    html = dashboard.page(f"/?end={end}")
+    assert f'name="start" value="{end - timedelta(days=6)}"' in html and "compared with the 7 before" in html
 
 
 def test_service_page_is_the_service_marts(dashboard, built):
