@@ -127,7 +127,7 @@ class Dashboard:
             env=_env(home, JOURNEY_SERVING_DB=str(snapshot)), cwd=REPO,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
-            wait_until_healthy(self.proc, f"http://127.0.0.1:{self.port}", 60, "the dashboard", self.proc.stdout.read)
+            wait_until_healthy(self.proc, f"http://127.0.0.1:{self.port}", 60, "dashboard", self.proc.stdout.read)
         except RuntimeError as exc:
             raise SystemExit(str(exc)) from None
 

@@ -47,7 +47,7 @@ def create_app(config: Config) -> Guard:
 
     def page(template: str | None, build: Callable[[Request, Visit, Filters], dict | Response | None]):
         def respond(request: Request, snapshot: Visit) -> Response:
-            filters = Filters.parse(request.query_params, _latest_day(snapshot), _earliest_day(snapshot))
+            filters = Filters.parse(request.query_params, _latest_day(snapshot), lambda: _earliest_day(snapshot))
             context = build(request, snapshot, filters)
             if context is None:
                 return _problem(templates, request, 404, "No such session in this snapshot.")

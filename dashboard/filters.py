@@ -10,7 +10,7 @@ with 400 and a sentence saying why.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from urllib.parse import urlencode
@@ -55,15 +55,19 @@ class Filters:
     team: str | None = None
 
     @classmethod
-    def parse(cls, query: Mapping[str, str], latest_day: date, earliest_day: date | None = None) -> Filters:
+    def parse(cls, query: Mapping[str, str], latest_day: date,
+              earliest_day: Callable[[], date | None] = lambda: None) -> Filters:
         """The filters of a query string; the period defaults to the `DEFAULT_DAYS` days
         ending on `latest_day` (the day of the snapshot's data watermark), starting no
-        earlier than `earliest_day` (the first day with a session): a young warehouse
-        opens on its data, not on empty days before it."""
+        earlier than `earliest_day()` (the first day with a session, asked only when the
+        query gives no start): a young warehouse opens on its data, not on empty days."""
         last = _day(query, "end") or latest_day
-        first = _day(query, "start") or last - timedelta(days=DEFAULT_DAYS - 1)
-        if not _day(query, "start") and earliest_day is not None and first < earliest_day <= last:
-            first = earliest_day
+        first = _day(query, "start")
+        if first is None:
+            first = last - timedelta(days=DEFAULT_DAYS - 1)
+            earliest = earliest_day()
+            if earliest is not None and first < earliest <= last:
+                first = earliest
         if first > last:
             raise BadFilter(f"the period starts ({first}) after it ends ({last})")
         if (last - first).days >= MAX_DAYS:

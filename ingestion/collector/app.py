@@ -442,7 +442,7 @@ COMMIT_HELP = ("Time of one group commit, the sink's append: write + fsync of th
 FSYNC_HELP = "Time of one group commit (write + fsync); the same as journey_commit_seconds, under its first name."
 REJECT_REASONS = {"400": "malformed_json", "401": "unauthorized", "403": "forbidden", "404": "no_route",
                   "405": "method", "408": "too_slow", "413": "too_large", "422": "invalid_event",
-                  "503": "sink_unavailable"}
+                  "503": "spool_unavailable"}  # named before NATS; kept for what alerts on it
 
 
 def serve(host: str, port: int) -> None:

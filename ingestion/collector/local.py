@@ -49,7 +49,15 @@ def start_local_collector(env: Mapping[str, str], log: Path, port: int | None = 
     url = f"http://127.0.0.1:{port}"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as stderr:
+        start = stderr.tell()
         proc = subprocess.Popen([sys.executable, "-m", "ingestion.collector", "--port", str(port)], env=dict(env),
                                 cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=preexec_fn)
-    wait_until_healthy(proc, url, timeout_s, "collector", lambda: log.read_text(errors="replace"))
+
+    def written() -> str:
+        """What this start logged (the file may hold earlier ones), and where the rest is."""
+        with log.open("rb") as file:
+            file.seek(start)
+            return f"{file.read().decode(errors='replace')}\n(the collector's log: {log})"
+
+    wait_until_healthy(proc, url, timeout_s, "collector", written)
     return proc, url

@@ -7,6 +7,7 @@ start-up with a message that names its variable.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -43,13 +44,15 @@ class Source:
         return source
 
     def refuse_unread_file_values(self, file_variable: str) -> None:
-        """After every setting was read: a key of the file that no setting asked for is a
-        typo (`api_key` for `api_keys`) that would otherwise be silently ignored."""
+        """After the file's section was read: a key it did not ask for would be silently
+        ignored, whether a typo (`api_key` for `api_keys`) or a setting every command reads
+        (`hash_key`), which the other commands, not reading the file, would not share."""
         unread = sorted(set(self.file_values) - {name.removeprefix(PREFIX).lower() for name in self.asked})
         if unread:
-            raise ValueError(f"{file_variable} names {self.env.get(file_variable)}, which has settings the collector "
-                             f"does not know: {', '.join(unread)} (a setting is its variable in lower case without "
-                             f"{PREFIX}, such as api_keys for {PREFIX}API_KEYS)")
+            raise ValueError(f"{file_variable} names {self.env.get(file_variable)}, whose keys {', '.join(unread)} "
+                             f"are not the collector's own settings (each is its variable in lower case without "
+                             f"{PREFIX}, such as api_keys for {PREFIX}API_KEYS); a setting every command reads "
+                             f"belongs in the environment")
 
     def exact(self, name: str, default: str | None = None) -> str | None:
         """The variable as set, even empty; `default` when unset. The rule of dbt's
@@ -88,6 +91,8 @@ class Source:
             number = float(raw)
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be a number, got {raw!r}") from None
+        if not math.isfinite(number):
+            raise ValueError(f"{name} must be a finite number, got {raw!r}")
         if number < 0 or (number == 0 and not allow_zero):
             raise ValueError(f"{name} must be {'zero or more' if allow_zero else 'positive'}, got {raw!r}")
         return number
@@ -99,8 +104,10 @@ class Source:
         if raw is None:
             return default
         try:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError  # a TOML true or 2.9 is no count; int() would take both
             number = int(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
         if number < least or (most is not None and number > most):
             bounds = f"from {least} to {most}" if most is not None else f"{least} or more"
@@ -108,7 +115,8 @@ class Source:
         return number
 
     def port(self, name: str, default: int, raw: Any = None) -> int:
-        return self.whole(name, default, raw, least=1, most=65535)
+        """A TCP port, 1 to 65535."""
+        return self.whole(name, default, raw, most=65535)
 
     def choice(self, name: str, choices: tuple[str, ...]) -> str:
         """One of `choices`; the first when unset."""

@@ -1,9 +1,14 @@
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
 from ingestion.settings import CollectorConfig
 from ingestion.collector.tokens import TokenError, TokenKeys
+from ingestion.settings.source import Source
+from tests.support import REPO
 
 
 def test_file_values_and_environment_precedence(tmp_path):
@@ -40,12 +45,29 @@ def test_a_size_or_duration_below_one_is_refused_naming_its_variable(variable, v
         CollectorConfig.load({variable: value})
 
 
-def test_a_setting_the_file_misspells_is_refused_not_ignored(tmp_path):
+@pytest.mark.parametrize(("toml", "read_as"), [("2.9", "2.9"), ("true", "True")])
+def test_a_file_count_that_is_not_whole_is_refused_not_rounded(tmp_path, toml, read_as):
     path = tmp_path / "collector.toml"
-    path.write_text('api_key = ["from-file"]\ncors_origins = ["https://a.example"]\nmax_body_byte = 10\n')
-    with pytest.raises(ValueError, match=re.escape(f"JOURNEY_COLLECTOR_CONFIG names {path}, which has settings the "
-                                                   "collector does not know: api_key, max_body_byte")):
+    path.write_text(f"max_body_bytes = {toml}\n")
+    with pytest.raises(ValueError, match=f"JOURNEY_MAX_BODY_BYTES must be a whole number, got {read_as}$"):
         CollectorConfig.load({"JOURNEY_COLLECTOR_CONFIG": str(path)})
+
+
+def test_a_key_the_file_misspells_or_that_is_not_the_collectors_is_refused_not_ignored(tmp_path):
+    path = tmp_path / "collector.toml"
+    path.write_text('api_key = ["from-file"]\ncors_origins = ["https://a.example"]\nhash_key = "' + "h" * 40 + '"\n')
+    with pytest.raises(ValueError, match=re.escape(f"JOURNEY_COLLECTOR_CONFIG names {path}, whose keys api_key, "
+                                                   "hash_key are not the collector's own settings")):
+        CollectorConfig.load({"JOURNEY_COLLECTOR_CONFIG": str(path)})
+
+
+def test_the_contract_lists_as_the_files_settings_those_the_collector_reads():
+    """docs/contract.md §8.2: the rows from JOURNEY_API_KEYS to JOURNEY_COLLECTOR_CONFIG."""
+    table = (REPO / "docs" / "contract.md").read_text().split("### 8.2 Configuration", 1)[1]
+    rows = table[table.index("| `JOURNEY_API_KEYS`"):table.index("| `JOURNEY_COLLECTOR_CONFIG`")]
+    source = Source({})
+    CollectorConfig.read(source)
+    assert set(re.findall(r"`(JOURNEY_[A-Z_]+)`", rows)) == source.asked
 
 
 @pytest.mark.parametrize("content", [None, "api_keys = [", b"\xff\xfe"])
@@ -77,3 +99,10 @@ def test_key_rotation_old_tokens_verify_new_key_signs():
     assert rotated.verify(fresh)["cid"] == "c2"
     with pytest.raises(TokenError, match="unknown key id"):
         old.verify(fresh)
+
+
+def test_the_collector_refuses_a_bad_setting_in_one_line_naming_it(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "ingestion.collector", "--port", "1"], capture_output=True, text=True,
+                          env={**os.environ, "JOURNEY_HOME": str(tmp_path), "JOURNEY_MAX_BODY_BYTES": "0"}, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == "journey collect: JOURNEY_MAX_BODY_BYTES must be 1 or more, got '0'\n"

@@ -57,6 +57,10 @@ def test_every_section_comes_from_the_one_environment():
 INVALID = """
 JOURNEY_TTL_HOURS | soon | JOURNEY_TTL_HOURS must be a number, got 'soon'
 JOURNEY_SEGMENT_MAX_AGE_S | 0 | JOURNEY_SEGMENT_MAX_AGE_S must be positive
+JOURNEY_TTL_HOURS | nan | JOURNEY_TTL_HOURS must be a finite number, got 'nan'
+JOURNEY_SEGMENT_MAX_BYTES | 0.5 | JOURNEY_SEGMENT_MAX_BYTES must be a whole number, got '0.5'
+JOURNEY_LOAD_BATCH_BYTES | 0 | JOURNEY_LOAD_BATCH_BYTES must be 1 or more, got '0'
+JOURNEY_NATS_REPLICAS | 0 | JOURNEY_NATS_REPLICAS must be 1 or more, got '0'
 JOURNEY_TTL_CLOCK | sundial | JOURNEY_TTL_CLOCK must be one of watermark, wall, got 'sundial'
 JOURNEY_DESTINATION | oracle | JOURNEY_DESTINATION must be one of duckdb, postgres
 JOURNEY_DUCKDB_MEMORY_LIMIT | lots | JOURNEY_DUCKDB_MEMORY_LIMIT must be a size such as 2GB

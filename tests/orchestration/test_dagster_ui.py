@@ -13,7 +13,7 @@ import pytest
 
 from ingestion.simulator import simulate
 from tests.conftest import import_and_run
-from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS, chromium_or_fail
+from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS
 from tests.support.dagster_server import dagster_dev, graphql
 
 TIMEOUT_MS = 60_000
@@ -26,17 +26,16 @@ def built_home(tmp_path):
     return home
 
 
-def test_asset_graph_and_run_page_render_in_chromium(built_home):
+def test_asset_graph_and_run_page_render_in_chromium(built_home, chromium_path):
     from playwright.sync_api import sync_playwright
 
-    executable = chromium_or_fail()
     ARTIFACTS.mkdir(exist_ok=True)
     with dagster_dev(built_home) as (url, _):
         runs = graphql(url, "{ runsOrError { ... on Runs { results { runId status jobName } } } }")
         [run] = [r for r in runs["runsOrError"]["results"] if r["jobName"] == "load_and_transform"]
         assert run["status"] == "SUCCESS"
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, timeout=TIMEOUT_MS)
+            browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, timeout=TIMEOUT_MS)
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.goto(f"{url}/asset-groups", timeout=TIMEOUT_MS)
             skip = page.get_by_role("button", name="Skip")  # the community sign-up dialog of a new instance
