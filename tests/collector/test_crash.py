@@ -14,6 +14,7 @@ tracer would. What survived the kills and the recovery is then loaded once and c
 
 from __future__ import annotations
 
+import http.client
 import os
 import random
 import subprocess
@@ -101,9 +102,9 @@ def inside_a_seal(active: Path) -> Killer:
     return kill
 
 
-def _in_flight_drop(err: OSError) -> bool:
-    """A request the server died under (reset, closed without an answer), as opposed to one
-    that found nobody listening after the kill."""
+def _in_flight_drop(err: OSError | http.client.HTTPException) -> bool:
+    """A request the server died under (reset, closed without an answer or in the middle of
+    one), as opposed to one that found nobody listening after the kill."""
     reason = err.reason if isinstance(err, urllib.error.URLError) else err
     return not isinstance(reason, ConnectionRefusedError)
 
@@ -119,10 +120,10 @@ def _client(server: CollectorProcess, ledger: Ledger, prefix: str, stop: threadi
             ledger.in_flight += 1
         try:
             response = server.post("/v1/events", body)
-        except OSError as err:
+        except (OSError, http.client.HTTPException) as err:  # IncompleteRead: killed while answering
             if _in_flight_drop(err):
                 drops.append(err)
-            return  # the server died under us: this batch was never acknowledged
+            return  # the server died under us: an answer not read whole acknowledges nothing
         finally:
             with ledger.lock:
                 ledger.in_flight -= 1
