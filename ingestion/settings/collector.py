@@ -52,7 +52,14 @@ class CollectorConfig:
         """From `env` (default: the process environment) over the file it names."""
         source = Source.with_file(env, CONFIG_FILE_VARIABLE)
         config = cls.read(source)
-        source.refuse_unread_file_values(CONFIG_FILE_VARIABLE)
+        # A key the collector did not ask for would be silently ignored: a typo (`api_key`), or a
+        # setting every command reads (`hash_key`), which the others, not reading the file, would not share.
+        unread = source.unread_file_keys()
+        if unread:
+            raise ValueError(f"{CONFIG_FILE_VARIABLE} names {source.exact(CONFIG_FILE_VARIABLE)}, whose keys "
+                             f"{', '.join(unread)} are not the collector's own settings (each is its variable in "
+                             f"lower case without JOURNEY_, such as api_keys for JOURNEY_API_KEYS); a setting every "
+                             f"command reads belongs in the environment")
         return config
 
     @classmethod

@@ -43,16 +43,9 @@ class Source:
                 raise ValueError(f"{file_variable} names {path}, which cannot be read as TOML: {exc}") from None
         return source
 
-    def refuse_unread_file_values(self, file_variable: str) -> None:
-        """After the file's section was read: a key it did not ask for would be silently
-        ignored, whether a typo (`api_key` for `api_keys`) or a setting every command reads
-        (`hash_key`), which the other commands, not reading the file, would not share."""
-        unread = sorted(set(self.file_values) - {name.removeprefix(PREFIX).lower() for name in self.asked})
-        if unread:
-            raise ValueError(f"{file_variable} names {self.env.get(file_variable)}, whose keys {', '.join(unread)} "
-                             f"are not the collector's own settings (each is its variable in lower case without "
-                             f"{PREFIX}, such as api_keys for {PREFIX}API_KEYS); a setting every command reads "
-                             f"belongs in the environment")
+    def unread_file_keys(self) -> list[str]:
+        """The file's keys that no reader has asked for (so far), in order."""
+        return sorted(set(self.file_values) - {name.removeprefix(PREFIX).lower() for name in self.asked})
 
     def exact(self, name: str, default: str | None = None) -> str | None:
         """The variable as set, even empty; `default` when unset. The rule of dbt's
