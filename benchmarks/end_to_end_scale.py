@@ -227,8 +227,15 @@ def measured(run: Run, name: str, action, n_events: int) -> Stage:
 
 
 def child_json(code: str, env: dict, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=REPO, check=True,
-                         stdout=subprocess.PIPE, text=True).stdout
+    """Runs `code` from a script file, as the project's commands run. Under `python -c`
+    (no `__main__` file, taken for an interactive session) DuckDB's Python client draws
+    a progress bar on stdout for any query over 2 s, which ran into the JSON line read
+    here at 10M events."""
+    with tempfile.TemporaryDirectory(prefix="journey-stage-") as folder:
+        script = Path(folder) / "stage.py"
+        script.write_text(code)
+        out = subprocess.run([sys.executable, str(script), *args], env=env, cwd=REPO, check=True,
+                             stdout=subprocess.PIPE, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
