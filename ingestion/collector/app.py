@@ -12,7 +12,6 @@ not limited.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import logging
@@ -27,7 +26,7 @@ import orjson
 
 from ingestion.collector.adapters import SEGMENT_PATHS, segment_calls, segment_event, webview_event, whatsapp_events
 from ingestion.collector.commit import CommitHistogram, GroupCommitter, SinkFull
-from ingestion.collector.deadlines import header_deadline
+from ingestion.collector.deadlines import is_body_overdue, read_deadlines
 from ingestion.collector.openapi import render
 from ingestion.collector.ratelimit import THROTTLE_REASONS, Admission, RateLimiter, Throttled
 from ingestion.collector.routes import ROUTES, STATIC_FILES, HTTPError
@@ -135,20 +134,18 @@ class Collector:
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             raise HTTPError(413, f"request body over {limit} bytes")
         chunks, size = [], 0
-        try:
-            async with asyncio.timeout(self.config.client_timeout_s):  # a slow client (deadlines.py)
-                while True:
-                    message = await receive()
-                    chunk = message.get("body", b"")
-                    size += len(chunk)
-                    if size > limit:
-                        raise HTTPError(413, f"request body over {limit} bytes")
-                    chunks.append(chunk)
-                    if not message.get("more_body"):
-                        return b"".join(chunks)
-        except TimeoutError:
-            raise HTTPError(408, f"request body not received within {self.config.client_timeout_s:g} s",
-                            headers=[(b"connection", b"close")]) from None
+        while True:
+            message = await receive()
+            if is_body_overdue(message):  # a slow client (deadlines.py)
+                raise HTTPError(408, f"request body not received within {self.config.client_timeout_s:g} s",
+                                headers=[(b"connection", b"close")])
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise HTTPError(413, f"request body over {limit} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
 
     # --- routing (the table is routes.ROUTES) ---------------------------------
     # Each route's coroutine takes (scope, receive, headers, origin) and returns
@@ -460,6 +457,6 @@ def serve(host: str, port: int) -> None:
     if config.generated_token_key:
         log.warning("JOURNEY_TOKEN_KEYS unset: handshake tokens use a key that dies with this process")
     uvicorn.run(Collector(settings, config), host=host, port=port, log_level="info",
-                loop="uvloop", http=header_deadline(config.client_timeout_s), lifespan="on", access_log=False)
+                loop="uvloop", http=read_deadlines(config.client_timeout_s), lifespan="on", access_log=False)
 
 

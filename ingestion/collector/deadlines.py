@@ -6,9 +6,16 @@ as bytes keep trickling. One event loop serves every client, so a slow one
 blocks nobody; but each holds a socket and its buffers until the process runs
 out of descriptors. Both phases are bounded by `JOURNEY_CLIENT_TIMEOUT_S`
 (docs/contract.md §8.2): the headers must be complete that long after the
-connection opened or the request began, else the connection is closed
-(`header_deadline`); the body that long after the headers, else 408 and the
-connection is closed (`Collector._read_body`).
+connection opened or the request began, else the connection is closed; the
+body that long after the headers, else 408 and the connection is closed.
+
+Both deadlines live in the connection's protocol, on one timer per connection
+that is moved, not remade: a request only writes down when its current part is
+due, and the timer, when it fires early, waits for the rest. Arming and
+cancelling a timer per request (or `asyncio.timeout` around the body) cost the
+collector about a sixth of its single-event throughput (docs/benchmarks.md).
+A late body wakes the application with an empty chunk that says more is coming,
+which the protocol never sends otherwise: `Collector._read_body` answers it 408.
 """
 
 from __future__ import annotations
@@ -18,43 +25,67 @@ import asyncio
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
-def header_deadline(timeout_s: float) -> type[HttpToolsProtocol]:
-    """uvicorn's httptools protocol that closes a connection whose request headers are not
-    complete within `timeout_s` (uvicorn takes the class as its `http` setting)."""
+def is_body_overdue(message: dict) -> bool:
+    """An ASGI receive message that is the wake-up of a late body (module docstring)."""
+    return message.get("type") == "http.request" and not message.get("body") and message.get("more_body", False)
 
-    class HeaderDeadline(HttpToolsProtocol):
-        _header_timer: asyncio.TimerHandle | None = None
+
+def read_deadlines(timeout_s: float) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with the read deadlines above (uvicorn takes the
+    class as its `http` setting)."""
+
+    class ReadDeadlines(HttpToolsProtocol):
+        _due: float | None = None  # when the part of the request being read must be in
+        _reading_body = False
+        _timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
-            self._arm()
+            self._due_in_full()
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
-            self._arm()
+            self._reading_body = False
+            self._due_in_full()
 
         def on_headers_complete(self) -> None:
-            self._disarm()
             super().on_headers_complete()
+            self._reading_body = True
+            self._due_in_full()
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self._due = None
 
         def connection_lost(self, exc) -> None:
-            self._disarm()
+            self._due = None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             super().connection_lost(exc)
 
-        def _arm(self) -> None:
-            self._disarm()
-            self._header_timer = self.loop.call_later(timeout_s, self._headers_too_slow)
+        def _due_in_full(self) -> None:
+            self._due = self.loop.time() + timeout_s
+            if self._timer is None:
+                self._timer = self.loop.call_at(self._due, self._fired)
 
-        def _disarm(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
-
-        def _headers_too_slow(self) -> None:
-            self._header_timer = None
-            if self.cycle is not None and not self.cycle.response_complete:
-                self._arm()  # a pipelined request behind one being answered: let that answer go out first
+        def _fired(self) -> None:
+            self._timer = None
+            if self._due is None:  # nothing being read; the next request starts the timer again
+                return
+            if self.loop.time() < self._due:  # moved since it was set
+                self._timer = self.loop.call_at(self._due, self._fired)
+                return
+            cycle = self.cycle
+            if self._reading_body and any(queued is cycle for queued, _ in self.pipeline):
+                # Pipelined behind a request still being answered: its reading is paused.
+                self._due_in_full()
+            elif self._reading_body:
+                self._due_in_full()  # woken again if it reads on and stalls
+                cycle.message_event.set()
+            elif cycle is not None and not cycle.response_complete:
+                self._due_in_full()  # a pipelined request behind one being answered: let that answer go out first
             elif not self.transport.is_closing():
                 self.transport.close()
 
-    return HeaderDeadline
+    return ReadDeadlines
