@@ -10,6 +10,8 @@ of reaches the spool; everything acknowledged meanwhile does, once.
 
 from __future__ import annotations
 
+import json
+import re
 import signal
 import socket
 import threading
@@ -103,3 +105,29 @@ def test_slow_clients_block_nobody_get_no_5xx_and_are_cut_off_after_the_timeout(
     assert {status for _, status in by_kind["body"]} == {408}, by_kind["body"]
     assert {status for _, status in by_kind["headers"] + by_kind["idle"]} == {None}
     assert spool_keys(collector.home) == acknowledged
+
+
+def test_a_pipelined_request_whose_body_stalls_gets_408_after_the_one_before_it_is_answered(tmp_path):
+    """Two requests in one write, the second's body cut short: the first is answered, and
+    the second's body deadline, kept by the connection, still ends it."""
+    timeout_s = 1.0
+    collector = CollectorProcess(tmp_path, env_extra={"JOURNEY_CLIENT_TIMEOUT_S": str(timeout_s)}).start()
+    body = json.dumps(event("pipelined-1", "message.received", "2026-11-02T09:00:00Z", message_id="p1")).encode()
+    head = (f"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {collector.api_key}\r\n"
+            f"Content-Type: application/json\r\n").encode()
+    try:
+        with socket.create_connection(("127.0.0.1", collector.port)) as sock:
+            sock.settimeout(10 * timeout_s)
+            started = time.monotonic()
+            sock.sendall(head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+                         + head + b"Content-Length: 1000\r\n\r\n{\"event_id\": ")
+            reply = b""
+            while chunk := sock.recv(4096):
+                reply += chunk
+            closed_after_s = time.monotonic() - started
+    finally:
+        collector.kill(signal.SIGTERM)
+    assert [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", reply)] == [200, 408], reply
+    assert timeout_s * 0.9 <= closed_after_s <= timeout_s + 3, closed_after_s
+    assert set(spool_keys(collector.home)) == {(json.loads(body)["event_id"], "message.received",
+                                                "2026-11-02T09:00:00Z")}
