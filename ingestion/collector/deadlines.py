@@ -7,7 +7,8 @@ blocks nobody; but each holds a socket and its buffers until the process runs
 out of descriptors. Both phases are bounded by `JOURNEY_CLIENT_TIMEOUT_S`
 (docs/contract.md §8.2): the headers must be complete that long after the
 connection opened or the request began, else the connection is closed; the
-body that long after the headers, else 408 and the connection is closed.
+body that long after the headers, else 408 and the connection is closed (or
+only closed, when the answer went out before the body: a refused key).
 
 Both deadlines live in the connection's protocol, on one timer per connection
 that is moved, not remade: a request only writes down when its current part is
@@ -76,16 +77,16 @@ def read_deadlines(timeout_s: float) -> type[HttpToolsProtocol]:
             if self.loop.time() < self._due:  # moved since it was set
                 self._timer = self.loop.call_at(self._due, self._fired)
                 return
-            cycle = self.cycle
-            if self._reading_body and any(queued is cycle for queued, _ in self.pipeline):
-                # Pipelined behind a request still being answered: its reading is paused.
+            cycle = self.cycle  # while headers are read, the request before this one
+            if cycle is not None and not cycle.response_complete:
+                # Not answered yet. A late body wakes its application, which answers 408; late
+                # headers behind a pipelined request wait for that answer to go out. Either way,
+                # looked at again later.
                 self._due_in_full()
-            elif self._reading_body:
-                self._due_in_full()  # woken again if it reads on and stalls
-                cycle.message_event.set()
-            elif cycle is not None and not cycle.response_complete:
-                self._due_in_full()  # a pipelined request behind one being answered: let that answer go out first
+                if self._reading_body and not any(queued is cycle for queued, _ in self.pipeline):
+                    cycle.message_event.set()
             elif not self.transport.is_closing():
+                # Headers late, or a body still trickling after its answer (a refused key) went out.
                 self.transport.close()
 
     return ReadDeadlines

@@ -4,8 +4,9 @@ body trickled a byte at a time, and connections that never say anything.
 They must block nobody (normal requests keep getting their 200 promptly),
 never see a 5xx, and be cut off by the collector after `JOURNEY_CLIENT_TIMEOUT_S`
 (ingestion/collector/deadlines.py): a request whose headers are late is closed,
-one whose body is late gets 408 and is closed. Nothing a slow client sent half
-of reaches the spool; everything acknowledged meanwhile does, once.
+one whose body is late gets 408 and is closed, and one answered before its body
+(a refused key) is closed when that body is late. Nothing a slow client sent
+half of reaches the spool; everything acknowledged meanwhile does, once.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def _clients(collector: CollectorProcess) -> list[SlowClient]:
     return [client for _ in range(CLIENTS) for client in (
         SlowClient("headers", (headers + "X-Pad: ").encode()),
         SlowClient("body", (headers + "Content-Length: 100000\r\n\r\n{\"event_id\": \"slow").encode()),
+        SlowClient("refused", (headers.replace(collector.api_key, "not-a-key")
+                               + "Content-Length: 100000\r\n\r\n{\"event_id\": \"slow").encode()),
         SlowClient("idle", b""))]
 
 
@@ -97,12 +100,14 @@ def test_slow_clients_block_nobody_get_no_5xx_and_are_cut_off_after_the_timeout(
           f"cut off after {min(c.closed_after_s or 0 for c in slow):.2f}-"
           f"{max(c.closed_after_s or 0 for c in slow):.2f} s")
     assert max(latencies) < TIMEOUT_S / 2, latencies
-    by_kind = {kind: [(c.closed_after_s, c.status) for c in slow if c.kind == kind] for kind in ("headers", "body",
-                                                                                                  "idle")}
+    by_kind = {kind: [(c.closed_after_s, c.status) for c in slow if c.kind == kind]
+               for kind in ("headers", "body", "refused", "idle")}
     for kind, outcomes in by_kind.items():
         assert all(after is not None and TIMEOUT_S * 0.9 <= after <= TIMEOUT_S + 3 for after, _ in outcomes), \
             (kind, outcomes)
     assert {status for _, status in by_kind["body"]} == {408}, by_kind["body"]
+    # Answered at once, before its body (the key is checked first), and closed when the body is late.
+    assert {status for _, status in by_kind["refused"]} == {401}, by_kind["refused"]
     assert {status for _, status in by_kind["headers"] + by_kind["idle"]} == {None}
     assert spool_keys(collector.home) == acknowledged
 
