@@ -122,7 +122,8 @@ def describe(stage: Stage) -> str:
     if stage.outcome == "skipped":
         return "skipped (an upstream step or a blocking check failed)"
     if stage.name == "load":
-        return (f"{stage.rows.get('events:rows_loaded', 0):,} new events, "
+        loaded = stage.rows.get("events:rows_loaded", 0)
+        return (f"{loaded:,} new {'event' if loaded == 1 else 'events'}, "
                 f"{stage.rows.get('quarantine:rows_loaded', 0):,} quarantined")
     if stage.name == "dbt build":
         return f"{stage.built} models built, {stage.passed} tests passed, {stage.failed} failed"

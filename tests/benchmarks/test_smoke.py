@@ -189,10 +189,11 @@ def test_run_cost() -> None:
     lines = run_benchmark("run_cost.py", timeout=1200, days=1)
     runs = {}
     for line in lines:
-        found = re.match(rf"^(full|nothing new|\+1 %|full refresh)\s+{NUMBER} s wall\s+fixed\s+-?{NUMBER} s", line)
+        found = re.match(rf"^(full|nothing new|\+1 %|full refresh|one event)\s+{NUMBER} s wall\s+fixed\s+-?{NUMBER} s",
+                         line)
         if found:
             runs[found.group(1)] = number(found.group(2))
-    assert set(runs) == {"full", "nothing new", "+1 %", "full refresh"}, lines
+    assert set(runs) == {"full", "nothing new", "+1 %", "full refresh", "one event"}, lines
     assert all(seconds > 0 for seconds in runs.values()), runs
     # The fast path: a run with nothing new does no load, build or publication.
     noop = line_matching(lines, r"^nothing new\s+.* s wall.*$").group(0)
@@ -202,6 +203,11 @@ def test_run_cost() -> None:
     # 15-30 s) rounding alone moves the ratio of the printed walls by up to about 0.5 %.
     assert number(ratio.group(2)) == pytest.approx(runs["+1 %"] / runs["full refresh"], rel=0.01)
     assert "+1 % serving snapshot equals the full refresh's: True" in lines
+    # The floor run is a whole run (it loads, builds, checks and publishes), not the fast path.
+    one = line_matching(lines, r"^one event\s+.* s wall.*$").group(0)
+    assert all(stage in one for stage in ("load", "dbt build", "checks", "publish")), one
+    floor = line_matching(lines, rf"^one event: {NUMBER} s wall, {NUMBER} of the full refresh")
+    assert number(floor.group(2)) == pytest.approx(runs["one event"] / runs["full refresh"], rel=0.01)
 
 
 def test_freshness() -> None:
