@@ -17,8 +17,10 @@ with observed as (
 ),
 
 {% if is_incremental() %}
+{#- From the table, not `observed`: DuckDB materializes a CTE read twice, and
+    `observed` is every observation of the warehouse. -#}
 touched as (
-    select node_id from observed
+    select node_id from {{ ref('int_identifiers__observed') }}
     where build_seq > (select coalesce(max(upstream_build_seq), 0) from {{ this }})
 ),
 
