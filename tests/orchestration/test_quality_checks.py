@@ -247,13 +247,15 @@ def test_a_stamped_mart_is_validated_above_the_last_passing_stamp(built, tmp_pat
 
 def test_a_second_run_validates_only_the_event_rows_it_wrote(built, tmp_path):
     """Through Dagster: the second run of the same warehouse (which loads only the TTL worker's
-    expiry events) checks the event mart's rows it rewrote, stamped above the first run's pass, not
-    the whole mart, while a table mart's check still reads all of it."""
+    expiry events) checks the rows each stamped mart rewrote, stamped above the first run's pass,
+    not the whole mart, while an unstamped mart's check (`dim_users`) still reads all of it."""
     settings, _, _ = built
     home = tmp_path / "home"
     shutil.copytree(settings.home, home)
-    before = ValidatedThrough(state_path(home)).get("fct_session_events")
-    assert before is not None
+    stamped = ("fct_session_events", "fct_sessions", "fct_state_transitions", "fct_agent_sessions",
+               "fct_agent_responses", "fct_queue_visits")
+    before = {mart: ValidatedThrough(state_path(home)).get(mart) for mart in stamped}
+    assert None not in before.values(), before
     with pytest.MonkeyPatch.context() as env:
         env.setenv("JOURNEY_HOME", str(home))
         env.setenv("DAGSTER_HOME", str(home / "dagster"))
@@ -265,14 +267,16 @@ def test_a_second_run_validates_only_the_event_rows_it_wrote(built, tmp_path):
                 for r in records}
     assert summary.success
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        total, rewritten, stamp = con.execute(
-            "select count(*), count(*) filter (where build_seq > ?), max(build_seq) from marts.fct_session_events",
-            [before]).fetchone()
-        sessions = con.execute("select count(*) from marts.fct_sessions").fetchone()[0]
-    assert metadata["gx_fct_session_events"]["rows_validated"].value == rewritten < total / 2
-    assert f"build_seq > {before}" in metadata["gx_fct_session_events"]["rows_read"].value
-    assert ValidatedThrough(state_path(home)).get("fct_session_events") == stamp
-    assert metadata["gx_fct_sessions"]["rows_validated"].value == sessions
+        counts = {mart: con.execute(
+            f"select count(*), count(*) filter (where build_seq > ?), max(build_seq) from marts.{mart}",
+            [before[mart]]).fetchone() for mart in stamped}
+        people = con.execute("select count(*) from marts.dim_users").fetchone()[0]
+    for mart, (total, rewritten, stamp) in counts.items():
+        assert metadata[f"gx_{mart}"]["rows_validated"].value == rewritten < total / 2, mart
+        assert f"build_seq > {before[mart]}" in metadata[f"gx_{mart}"]["rows_read"].value, mart
+        assert ValidatedThrough(state_path(home)).get(mart) == stamp, mart
+    assert counts["fct_session_events"][1] > 0  # the expiries rewrote some conversations
+    assert metadata["gx_dim_users"]["rows_validated"].value == people
 
 
 def test_the_checks_load_gx_without_pyspark_even_under_python_c():

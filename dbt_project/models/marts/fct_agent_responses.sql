@@ -22,7 +22,8 @@ final as (
         received_at,
         replied_at,
         response_s,
-        {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq
+        {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq,
+        {{ next_build_seq() }} as build_seq
     from responses
 )
 

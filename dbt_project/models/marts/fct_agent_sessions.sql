@@ -93,7 +93,8 @@ final as (
         per_session.first_response_s,
         cast(per_session.handle_ms as {{ type_double() }}) / 1000 as handle_time_s,
         case when per_session.handled = 1 then sessions.csat_score end as csat_score,
-        {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq
+        {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq,
+        {{ next_build_seq() }} as build_seq
     from per_session
     inner join sessions on per_session.session_id = sessions.session_id
 )

@@ -57,7 +57,8 @@ final as (
             end
         as {{ type_text() }}) as outcome,
         cast({{ short_abandon_ms() }} as {{ dbt.type_bigint() }}) as short_abandon_ms,
-        {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq
+        {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq,
+        {{ next_build_seq() }} as build_seq
     from visits
     left join sessions on visits.session_id = sessions.session_id
 )

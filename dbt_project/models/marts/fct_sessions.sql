@@ -42,7 +42,8 @@ final as (
         sessions.reopened,
         sessions.first_contact_resolved,
         sessions.durably_contained,
-        {{ consumed_build_seq(ref('int_sessions__recontacted')) }} as upstream_build_seq
+        {{ consumed_build_seq(ref('int_sessions__recontacted')) }} as upstream_build_seq,
+        {{ next_build_seq() }} as build_seq
     from sessions
 )
 

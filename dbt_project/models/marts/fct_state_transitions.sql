@@ -30,7 +30,8 @@ final as (
         cast(visits.previous_state as {{ type_text() }}) as previous_state,
         visits.is_valid_transition,
         {{ consumed_build_seq(ref('int_sessions__bounded')) }} as upstream_build_seq,
-        {{ consumed_people_build_seq() }} as people_build_seq
+        {{ consumed_people_build_seq() }} as people_build_seq,
+        {{ next_build_seq() }} as build_seq
     from visits
     left join users on visits.conversation_id = users.identifier_value
 )
