@@ -245,7 +245,7 @@ def test_a_stamped_mart_is_validated_above_the_last_passing_stamp(built, tmp_pat
     assert not old_bad.passed and old_bad.metadata["rows_validated"].value == rows + 1
 
 
-def test_a_second_run_validates_only_the_event_rows_it_wrote(built, tmp_path):
+def test_a_second_run_validates_only_the_rows_it_wrote(built, tmp_path):
     """Through Dagster: the second run of the same warehouse (which loads only the TTL worker's
     expiry events) checks the rows each stamped mart rewrote, stamped above the first run's pass,
     not the whole mart, while an unstamped mart's check (`dim_users`) still reads all of it."""
